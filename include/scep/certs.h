@@ -1,0 +1,126 @@
+/*
+ * Certificates around SCEP: degenerate certs-only SignedData (GetCACert in RA mode, the
+ * CertRep payload, GetCACertChain), the GetNextCACert payload, and helpers a client needs
+ * (self-signed signer, CSR, transactionID, fingerprints).
+ */
+#ifndef SCEP_CERTS_H
+#define SCEP_CERTS_H
+
+#include "scep/scep.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Encodes a degenerate certs-only SignedData (no signers, no content) in DER. certs may be
+ * NULL or empty when crls is not; the order is kept, so put the leaf (the issued cert) first.
+ * crls may be NULL. Caller frees *out with OPENSSL_free().
+ */
+SCEP_WUR scep_err scep_certs_only_encode(const scep_ctx *ctx, STACK_OF(X509) *certs,
+                                         STACK_OF(X509_CRL) *crls, unsigned char **out,
+                                         size_t *out_len);
+
+/*
+ * Decodes a degenerate certs-only SignedData (DER or BER, at most SCEP_MAX_PAYLOAD_BYTES,
+ * no trailing bytes). Either out-list may be NULL if the caller does not want it; lists are
+ * always returned (possibly empty). Caller frees with OSSL_STACK_OF_X509_free() and
+ * sk_X509_CRL_pop_free(crls, X509_CRL_free).
+ */
+SCEP_WUR scep_err scep_certs_only_decode(const scep_ctx *ctx, const unsigned char *der,
+                                         size_t len, STACK_OF(X509) **certs,
+                                         STACK_OF(X509_CRL) **crls);
+
+/*
+ * Finds the leaf among certs: the certificate that issued no other certificate in the list.
+ * With pubkey set, the leaf must hold that public key (a CertRep answers one key). Returns a
+ * borrowed pointer, or NULL when there is no single such certificate.
+ */
+X509 *scep_certs_find_leaf(STACK_OF(X509) *certs, const EVP_PKEY *pubkey);
+
+/*
+ * Splits GetCACert certificates into roles (RFC 8894 section 3.5.1, INTEROP.md): the CA is
+ * the self-issued certificate with basicConstraints CA:TRUE that issued the others (or the
+ * only certificate); the RA encryption certificate is a non-CA one with keyEncipherment
+ * (else the CA); the RA signing certificate is a non-CA one with digitalSignature (else the
+ * encryption one). All three are borrowed from certs; *ca may equal *ra_enc.
+ */
+SCEP_WUR scep_err scep_certs_roles(STACK_OF(X509) *certs, X509 **ca, X509 **ra_enc,
+                                   X509 **ra_sign);
+
+/*
+ * GetNextCACert payload: SignedData signed by the current CA over a certs-only message with
+ * the next CA (and next RA) certificates. Caller frees *out with OPENSSL_free().
+ */
+SCEP_WUR scep_err scep_next_ca_encode(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *signer_key,
+                                      scep_digest digest, STACK_OF(X509) *next_certs,
+                                      unsigned char **out, size_t *out_len);
+
+/*
+ * Verifies the payload's signature by current_ca (or a certificate current_ca issued and that
+ * the message carries) and returns the next CA certificates. Caller frees *next_certs with
+ * OSSL_STACK_OF_X509_free().
+ */
+SCEP_WUR scep_err scep_next_ca_decode(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                                      X509 *current_ca, STACK_OF(X509) **next_certs,
+                                      scep_diag *diag);
+
+/*
+ * A self-signed certificate for the signer of an initial enrollment (RFC 8894 section 2.3):
+ * subject = issuer = subject (may be NULL for "CN=SCEP SIGNER"), random serial, valid from
+ * one hour ago for days, keyUsage digitalSignature + keyEncipherment (critical), signed with
+ * digest. Caller frees *out with X509_free().
+ */
+SCEP_WUR scep_err scep_selfsigned_signer(const scep_ctx *ctx, EVP_PKEY *key,
+                                         const X509_NAME *subject, int days, scep_digest digest,
+                                         X509 **out);
+
+/* What a client puts in its CSR. All pointer fields may be NULL. */
+typedef struct scep_csr_params {
+    const X509_NAME *subject;
+    /* Comma-separated SAN entries: "dns:host.example,ip:192.0.2.1,email:a@b,uri:https://x". */
+    const char *san;
+    const char *challenge_password;
+    /* 0, or a mask of X509v3 KU_* bits for a keyUsage extension request. */
+    unsigned key_usage;
+    scep_digest digest;
+} scep_csr_params;
+
+/* Builds and signs a PKCS#10 request. Caller frees *out with X509_REQ_free(). */
+SCEP_WUR scep_err scep_csr_build(const scep_ctx *ctx, EVP_PKEY *key, const scep_csr_params *p,
+                                 X509_REQ **out);
+
+/*
+ * Copies the challengePassword attribute of a CSR into buf (NUL-terminated). Returns
+ * SCEP_E_MISSING_ATTR when there is none, SCEP_E_BAD_CSR when it is malformed or does not fit.
+ * The caller wipes buf with OPENSSL_cleanse() when done.
+ */
+SCEP_WUR scep_err scep_csr_challenge_password(const X509_REQ *csr, char *buf, size_t buflen);
+
+/*
+ * transactionID for a key (RFC 8894 section 3.2.1.1): upper-case hex of the digest of the
+ * DER SubjectPublicKeyInfo. buf must hold 2 * digest size + 1 bytes (129 suffices).
+ */
+SCEP_WUR scep_err scep_transaction_id(const scep_ctx *ctx, const EVP_PKEY *key,
+                                      scep_digest digest, char *buf, size_t buflen);
+
+/*
+ * Fingerprint of a certificate's DER as colon-separated upper-case hex ("AB:CD:..."), the form
+ * openssl x509 -fingerprint prints. digest is SHA-256, SHA-1 or MD5 (MD5 is allowed here for
+ * display even without legacy: older devices show it). buf must hold 3 * size bytes (192).
+ */
+SCEP_WUR scep_err scep_cert_fingerprint(const X509 *cert, scep_digest digest, char *buf,
+                                        size_t buflen);
+
+/*
+ * Compares a fingerprint given by a user (hex, with or without colons or spaces, any case)
+ * with the certificate's SHA-256 or SHA-1 fingerprint, chosen by its length. Returns 1 on
+ * match, 0 otherwise (including malformed input).
+ */
+int scep_cert_fingerprint_matches(const X509 *cert, const char *fingerprint);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

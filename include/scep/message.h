@@ -1,0 +1,210 @@
+/*
+ * pkiMessages (RFC 8894 section 3): a CMS SignedData whose signed attributes carry the SCEP
+ * transaction fields, and whose content is an EnvelopedData (the pkcsPKIEnvelope) holding the
+ * message data.
+ *
+ * Decoding is in two steps so that a server can answer a FAILURE even when the envelope does
+ * not open: scep_msg_open() verifies the signature and reads the signed attributes;
+ * scep_msg_decrypt() opens the envelope and parses the payload. scep_msg_decode() does both.
+ */
+#ifndef SCEP_MESSAGE_H
+#define SCEP_MESSAGE_H
+
+#include <time.h>
+
+#include "scep/scep.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum scep_msg_type {
+    SCEP_MSG_NONE = 0,
+    SCEP_MSG_CERT_REP = 3,
+    SCEP_MSG_RENEWAL_REQ = 17,
+    SCEP_MSG_PKCS_REQ = 19,
+    SCEP_MSG_CERT_POLL = 20, /* GetCertInitial in the draft */
+    SCEP_MSG_GET_CERT = 21,
+    SCEP_MSG_GET_CRL = 22,
+} scep_msg_type;
+
+typedef enum scep_pki_status {
+    SCEP_STATUS_NONE = -1,
+    SCEP_STATUS_SUCCESS = 0,
+    SCEP_STATUS_FAILURE = 2,
+    SCEP_STATUS_PENDING = 3,
+} scep_pki_status;
+
+/* "PKCSReq", "CertRep", ...; "unknown" otherwise. */
+const char *scep_msg_type_name(int type);
+/* "SUCCESS", "FAILURE", "PENDING"; "unknown" otherwise. */
+const char *scep_pki_status_name(int status);
+
+/* A certificate and its private key that may open envelopes (borrowed). */
+typedef struct scep_recipient {
+    X509 *cert;
+    EVP_PKEY *key;
+} scep_recipient;
+
+/* A decoded pkiMessage. Every field was read from a signerInfo whose signature verified. */
+typedef struct scep_msg {
+    scep_msg_type type;
+    char transaction_id[SCEP_MAX_TRANSACTION_ID + 1];
+    unsigned char sender_nonce[SCEP_MAX_NONCE_BYTES];
+    size_t sender_nonce_len; /* 0 when absent (allowed only in CertRep) */
+    unsigned char recipient_nonce[SCEP_MAX_NONCE_BYTES];
+    size_t recipient_nonce_len; /* 0 when absent (requests) */
+    scep_pki_status status;     /* SCEP_STATUS_NONE in requests */
+    int fail_info;              /* SCEP_FAIL_INFO_NONE unless FAILURE */
+    char fail_info_text[SCEP_MAX_FAIL_TEXT + 1]; /* empty when absent */
+    scep_digest digest;                          /* of the signerInfo */
+    int has_signing_time;
+    time_t signing_time;
+    X509 *signer_cert; /* owned; the certificate whose key signed the message */
+    /* The raw pkcsPKIEnvelope (NULL when the message carries none); owned. */
+    unsigned char *envelope;
+    size_t envelope_len;
+
+    /* Filled by scep_msg_decrypt(). */
+    scep_cipher cipher;            /* content-encryption algorithm of the envelope */
+    int decrypted_with_password;   /* 1 when a PasswordRecipientInfo opened it */
+    unsigned char *payload;        /* owned; the decrypted messageData */
+    size_t payload_len;
+    X509_REQ *csr;                 /* PKCSReq, RenewalReq */
+    X509_NAME *issuer;             /* CertPoll, GetCert, GetCRL */
+    X509_NAME *subject;            /* CertPoll */
+    ASN1_INTEGER *serial;          /* GetCert, GetCRL */
+    STACK_OF(X509) *certs;         /* CertRep SUCCESS */
+    STACK_OF(X509_CRL) *crls;      /* CertRep SUCCESS to GetCRL */
+} scep_msg;
+
+void scep_msg_free(scep_msg *msg);
+
+typedef struct scep_open_options {
+    /* Certificates that may have signed the message when it does not carry its signer (NDES
+     * omits it). May be NULL. */
+    STACK_OF(X509) *extra_certs;
+    /* When set, the signer must be one of these certificates or be issued by one of them
+     * (a client checking a CertRep from its CA or RA). When NULL, any signer whose signature
+     * verifies is accepted and the caller applies its own policy (a server). */
+    STACK_OF(X509) *trusted_signers;
+} scep_open_options;
+
+/*
+ * Verifies the signature of a pkiMessage (DER or BER, at most SCEP_MAX_MESSAGE_BYTES, no
+ * trailing bytes) and reads its signed attributes. opts may be NULL. Caller frees *out with
+ * scep_msg_free(). On failure, diag (may be NULL) says what was wrong.
+ */
+SCEP_WUR scep_err scep_msg_open(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                                const scep_open_options *opts, scep_msg **out, scep_diag *diag);
+
+typedef struct scep_decrypt_options {
+    /* Candidate keys; the one whose certificate matches a RecipientInfo is used. */
+    const scep_recipient *recipients;
+    size_t n_recipients;
+    /* For a PasswordRecipientInfo (a CertRep to a requester whose key cannot decrypt). May be
+     * NULL. */
+    const char *password;
+} scep_decrypt_options;
+
+/*
+ * Opens msg's envelope and parses the payload by message type into msg's payload fields.
+ * Departs from the out-parameter rule: it fills msg in place; on failure the payload fields
+ * stay empty and the header fields stay valid, so a server can still answer FAILURE.
+ * A message without an envelope (CertRep FAILURE/PENDING) succeeds and leaves them empty.
+ */
+SCEP_WUR scep_err scep_msg_decrypt(const scep_ctx *ctx, scep_msg *msg,
+                                   const scep_decrypt_options *opts, scep_diag *diag);
+
+/* scep_msg_open() then scep_msg_decrypt(). */
+SCEP_WUR scep_err scep_msg_decode(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                                  const scep_open_options *open_opts,
+                                  const scep_decrypt_options *decrypt_opts, scep_msg **out,
+                                  scep_diag *diag);
+
+/* What to build. Fields not used by a message type are ignored. */
+typedef struct scep_msg_params {
+    scep_msg_type type;
+    const char *transaction_id;
+    /* senderNonce: required, SCEP_MIN_NONCE_BYTES..SCEP_MAX_NONCE_BYTES; see scep_nonce(). */
+    const unsigned char *sender_nonce;
+    size_t sender_nonce_len;
+    /* CertRep only: the request's senderNonce, echoed. */
+    const unsigned char *recipient_nonce;
+    size_t recipient_nonce_len;
+    scep_pki_status status;     /* CertRep */
+    int fail_info;              /* CertRep FAILURE */
+    const char *fail_info_text; /* CertRep FAILURE; may be NULL */
+
+    X509_REQ *csr;                /* PKCSReq, RenewalReq */
+    const X509_NAME *issuer;      /* CertPoll, GetCert, GetCRL */
+    const X509_NAME *subject;     /* CertPoll */
+    const ASN1_INTEGER *serial;   /* GetCert, GetCRL */
+    STACK_OF(X509) *certs;        /* CertRep SUCCESS: leaf first */
+    STACK_OF(X509_CRL) *crls;     /* CertRep SUCCESS to GetCRL */
+
+    /* Signer. */
+    X509 *signer_cert;
+    EVP_PKEY *signer_key;
+    scep_digest digest;
+    /* More certificates to carry in the SignedData (for example an RA's CA). May be NULL. */
+    STACK_OF(X509) *extra_certs;
+
+    /* Envelope: to recipient_cert (RSA: PKCS#1 v1.5 key transport), or with
+     * recipient_password (PasswordRecipientInfo) when recipient_cert is NULL. */
+    X509 *recipient_cert;
+    const char *recipient_password;
+    scep_cipher cipher;
+} scep_msg_params;
+
+/*
+ * Builds, encrypts and signs a pkiMessage, in DER. Caller frees *out with OPENSSL_free().
+ * CertRep FAILURE and PENDING carry no envelope and no content (RFC 8894 section 3.3.2).
+ */
+SCEP_WUR scep_err scep_msg_encode(const scep_ctx *ctx, const scep_msg_params *p,
+                                  unsigned char **out, size_t *out_len);
+
+/* Fills buf with len random bytes for a senderNonce. */
+SCEP_WUR scep_err scep_nonce(unsigned char *buf, size_t len);
+
+/* What a server answers to a request. */
+typedef struct scep_reply_params {
+    scep_pki_status status;
+    int fail_info;              /* FAILURE */
+    const char *fail_info_text; /* FAILURE; may be NULL */
+    STACK_OF(X509) *certs;      /* SUCCESS: leaf first */
+    STACK_OF(X509_CRL) *crls;   /* SUCCESS to GetCRL */
+    X509 *signer_cert;
+    EVP_PKEY *signer_key;
+    /* 0 to mirror the request's digest and cipher when ctx allows them, else SHA-256 and
+     * AES-128-CBC. */
+    scep_digest digest;
+    scep_cipher cipher;
+    /* For a requester whose key cannot decrypt (not RSA): the challenge password, used for a
+     * PasswordRecipientInfo. */
+    const char *password;
+} scep_reply_params;
+
+/*
+ * Builds the CertRep for request: transactionID echoed, recipientNonce = the request's
+ * senderNonce, a fresh senderNonce, SUCCESS encrypted to the request's signer certificate.
+ * Caller frees *out with OPENSSL_free().
+ */
+SCEP_WUR scep_err scep_reply_encode(const scep_ctx *ctx, const scep_msg *request,
+                                    const scep_reply_params *p, unsigned char **out,
+                                    size_t *out_len);
+
+/*
+ * Checks that reply is a CertRep answering our request: type, transactionID, recipientNonce
+ * equal to our senderNonce, and a status. Returns SCEP_E_TRANSACTION_ID,
+ * SCEP_E_RECIPIENT_NONCE, SCEP_E_UNKNOWN_MSG_TYPE or SCEP_E_MISSING_ATTR.
+ */
+SCEP_WUR scep_err scep_reply_check(const scep_msg *reply, const char *transaction_id,
+                                   const unsigned char *sender_nonce, size_t sender_nonce_len,
+                                   scep_diag *diag);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,60 @@
+/* Declarations shared between the library's files (scepi_ prefix); not installed. */
+#ifndef SCEP_LIB_INTERNAL_H
+#define SCEP_LIB_INTERNAL_H
+
+#include <stdarg.h>
+
+#include <openssl/cms.h>
+
+#include "scep/scep.h"
+
+struct scep_ctx {
+    OSSL_LIB_CTX *libctx; /* NULL: OpenSSL's default context */
+    OSSL_PROVIDER *default_provider;
+    OSSL_PROVIDER *legacy_provider;
+    int allow_legacy;
+    long max_clock_skew;
+    scep_log_fn log;
+    void *log_arg;
+};
+
+/* Writes a formatted reason into diag when it is not NULL; returns err for tail calls. */
+scep_err scepi_diag(scep_diag *diag, scep_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+void scepi_log(const scep_ctx *ctx, scep_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Algorithm mapping. The EVP objects are fetched from ctx's library context; caller frees. */
+EVP_CIPHER *scepi_cipher_fetch(const scep_ctx *ctx, scep_cipher cipher);
+EVP_MD *scepi_md_fetch(const scep_ctx *ctx, scep_digest digest);
+scep_cipher scepi_cipher_from_obj(const ASN1_OBJECT *obj);
+scep_digest scepi_digest_from_obj(const ASN1_OBJECT *obj);
+const char *scepi_digest_ossl_name(scep_digest digest);
+
+/* Decodes a CMS ContentInfo in ctx's library context, requiring all len bytes be used. */
+scep_err scepi_cms_d2i(const scep_ctx *ctx, const unsigned char *der, size_t len, size_t max,
+                       CMS_ContentInfo **out, scep_diag *diag);
+/* DER of a CMS ContentInfo into a fresh OPENSSL_malloc'd buffer. */
+scep_err scepi_cms_i2d(CMS_ContentInfo *cms, unsigned char **out, size_t *out_len);
+/* The content of a verified or decrypted CMS, read from a memory BIO. */
+scep_err scepi_bio_take(BIO *bio, size_t max, unsigned char **out, size_t *out_len);
+
+/* SCEP attributes (RFC 8894 section 3.2.1). */
+typedef enum scepi_attr {
+    SCEPI_ATTR_MESSAGE_TYPE,
+    SCEPI_ATTR_PKI_STATUS,
+    SCEPI_ATTR_FAIL_INFO,
+    SCEPI_ATTR_SENDER_NONCE,
+    SCEPI_ATTR_RECIPIENT_NONCE,
+    SCEPI_ATTR_TRANSACTION_ID,
+    SCEPI_ATTR_FAIL_INFO_TEXT,
+    SCEPI_ATTR_COUNT
+} scepi_attr;
+
+/* A new ASN1_OBJECT for the attribute's OID (not registered in OpenSSL's global table);
+ * caller frees with ASN1_OBJECT_free(). */
+ASN1_OBJECT *scepi_attr_obj(scepi_attr attr);
+const char *scepi_attr_name(scepi_attr attr);
+
+#endif
