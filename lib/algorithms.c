@@ -9,9 +9,9 @@
 typedef struct cipher_row {
     scep_cipher cipher;
     int nid;
-    const char *name;     /* as logs and users see it */
-    const char *ossl;     /* OpenSSL fetch name */
-    const char *aliases;  /* space-separated, lower case */
+    const char *name;    /* as logs and users see it */
+    const char *ossl;    /* OpenSSL fetch name */
+    const char *aliases; /* space-separated, lower case */
 } cipher_row;
 
 static const cipher_row cipher_table[] = {

@@ -30,7 +30,6 @@ scep_err scep_ctx_new(const scep_ctx_options *opts, scep_ctx **out)
         return SCEP_E_NOMEM;
     if (opts != NULL) {
         ctx->allow_legacy = opts->allow_legacy != 0;
-        ctx->max_clock_skew = opts->max_clock_skew;
         ctx->log = opts->log;
         ctx->log_arg = opts->log_arg;
     }

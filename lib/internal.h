@@ -13,7 +13,6 @@ struct scep_ctx {
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *legacy_provider;
     int allow_legacy;
-    long max_clock_skew;
     scep_log_fn log;
     void *log_arg;
 };
@@ -56,5 +55,45 @@ typedef enum scepi_attr {
  * caller frees with ASN1_OBJECT_free(). */
 ASN1_OBJECT *scepi_attr_obj(scepi_attr attr);
 const char *scepi_attr_name(scepi_attr attr);
+
+int scepi_attr_present(CMS_SignerInfo *si, scepi_attr attr);
+/* Printable ASCII text (PrintableString; IA5String and UTF8String tolerated). */
+scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
+                             scep_diag *diag);
+/* Free text, truncated to buflen, control bytes dropped. */
+scep_err scepi_attr_get_utf8(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
+                             scep_diag *diag);
+/* A nonce: OCTET STRING of SCEP_MIN_NONCE_BYTES..SCEP_MAX_NONCE_BYTES into buf. */
+scep_err scepi_attr_get_octets(CMS_SignerInfo *si, scepi_attr attr, unsigned char *buf, size_t *len,
+                               scep_diag *diag);
+scep_err scepi_attr_add(CMS_SignerInfo *si, scepi_attr attr, int asn1_type, const void *data,
+                        size_t len);
+
+/* An opened envelope. data is OPENSSL_malloc'd; free with OPENSSL_clear_free. */
+typedef struct scepi_opened {
+    unsigned char *data;
+    size_t len;
+    scep_cipher cipher;
+    int used_password;
+} scepi_opened;
+
+/* Decrypts a pkcsPKIEnvelope with the first matching recipient or the password. */
+scep_err scepi_envelope_open(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                             const scep_decrypt_options *opts, scepi_opened *out, scep_diag *diag);
+/* Encrypts data to recipient (or, when NULL, to password) with cipher, as DER. */
+scep_err scepi_envelope_seal(const scep_ctx *ctx, const unsigned char *data, size_t len,
+                             X509 *recipient, const char *password, scep_cipher cipher,
+                             unsigned char **out, size_t *out_len);
+
+/* The messageData for p->type, DER, OPENSSL_malloc'd. */
+scep_err scepi_payload_encode(const scep_ctx *ctx, const scep_msg_params *p, unsigned char **out,
+                              size_t *out_len);
+/* Parses msg->payload into msg's payload fields by msg->type. */
+scep_err scepi_payload_decode(const scep_ctx *ctx, scep_msg *msg, scep_diag *diag);
+
+/* Verifies a one-signer SignedData like a pkiMessage and returns its content (GetNextCACert). */
+scep_err scepi_signed_content(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                              const scep_open_options *opts, unsigned char **content,
+                              size_t *content_len, scep_diag *diag);
 
 #endif

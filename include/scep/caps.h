@@ -54,8 +54,7 @@ typedef struct scep_negotiated {
  * single DES / MD5 (what a server with no caps supports) only when ctx allows legacy
  * algorithms; otherwise returns SCEP_E_NEGOTIATION.
  */
-SCEP_WUR scep_err scep_caps_negotiate(const scep_ctx *ctx, scep_caps caps,
-                                      scep_negotiated *out);
+SCEP_WUR scep_err scep_caps_negotiate(const scep_ctx *ctx, scep_caps caps, scep_negotiated *out);
 
 #ifdef __cplusplus
 }

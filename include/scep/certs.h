@@ -17,26 +17,25 @@ extern "C" {
  * NULL or empty when crls is not; the order is kept, so put the leaf (the issued cert) first.
  * crls may be NULL. Caller frees *out with OPENSSL_free().
  */
-SCEP_WUR scep_err scep_certs_only_encode(const scep_ctx *ctx, STACK_OF(X509) *certs,
-                                         STACK_OF(X509_CRL) *crls, unsigned char **out,
+SCEP_WUR scep_err scep_certs_only_encode(const scep_ctx *ctx, STACK_OF(X509) * certs,
+                                         STACK_OF(X509_CRL) * crls, unsigned char **out,
                                          size_t *out_len);
 
 /*
  * Decodes a degenerate certs-only SignedData (DER or BER, at most SCEP_MAX_PAYLOAD_BYTES,
  * no trailing bytes). Either out-list may be NULL if the caller does not want it; lists are
- * always returned (possibly empty). Caller frees with OSSL_STACK_OF_X509_free() and
+ * always returned (possibly empty). Caller frees with sk_X509_pop_free(certs, X509_free) and
  * sk_X509_CRL_pop_free(crls, X509_CRL_free).
  */
-SCEP_WUR scep_err scep_certs_only_decode(const scep_ctx *ctx, const unsigned char *der,
-                                         size_t len, STACK_OF(X509) **certs,
-                                         STACK_OF(X509_CRL) **crls);
+SCEP_WUR scep_err scep_certs_only_decode(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                                         STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls);
 
 /*
  * Finds the leaf among certs: the certificate that issued no other certificate in the list.
  * With pubkey set, the leaf must hold that public key (a CertRep answers one key). Returns a
  * borrowed pointer, or NULL when there is no single such certificate.
  */
-X509 *scep_certs_find_leaf(STACK_OF(X509) *certs, const EVP_PKEY *pubkey);
+X509 *scep_certs_find_leaf(STACK_OF(X509) * certs, const EVP_PKEY *pubkey);
 
 /*
  * Splits GetCACert certificates into roles (RFC 8894 section 3.5.1, INTEROP.md): the CA is
@@ -45,7 +44,7 @@ X509 *scep_certs_find_leaf(STACK_OF(X509) *certs, const EVP_PKEY *pubkey);
  * (else the CA); the RA signing certificate is a non-CA one with digitalSignature (else the
  * encryption one). All three are borrowed from certs; *ca may equal *ra_enc.
  */
-SCEP_WUR scep_err scep_certs_roles(STACK_OF(X509) *certs, X509 **ca, X509 **ra_enc,
+SCEP_WUR scep_err scep_certs_roles(STACK_OF(X509) * certs, X509 **ca, X509 **ra_enc,
                                    X509 **ra_sign);
 
 /*
@@ -53,16 +52,16 @@ SCEP_WUR scep_err scep_certs_roles(STACK_OF(X509) *certs, X509 **ca, X509 **ra_e
  * the next CA (and next RA) certificates. Caller frees *out with OPENSSL_free().
  */
 SCEP_WUR scep_err scep_next_ca_encode(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *signer_key,
-                                      scep_digest digest, STACK_OF(X509) *next_certs,
+                                      scep_digest digest, STACK_OF(X509) * next_certs,
                                       unsigned char **out, size_t *out_len);
 
 /*
  * Verifies the payload's signature by current_ca (or a certificate current_ca issued and that
  * the message carries) and returns the next CA certificates. Caller frees *next_certs with
- * OSSL_STACK_OF_X509_free().
+ * sk_X509_pop_free(certs, X509_free).
  */
 SCEP_WUR scep_err scep_next_ca_decode(const scep_ctx *ctx, const unsigned char *der, size_t len,
-                                      X509 *current_ca, STACK_OF(X509) **next_certs,
+                                      X509 *current_ca, STACK_OF(X509) * *next_certs,
                                       scep_diag *diag);
 
 /*
@@ -101,8 +100,8 @@ SCEP_WUR scep_err scep_csr_challenge_password(const X509_REQ *csr, char *buf, si
  * transactionID for a key (RFC 8894 section 3.2.1.1): upper-case hex of the digest of the
  * DER SubjectPublicKeyInfo. buf must hold 2 * digest size + 1 bytes (129 suffices).
  */
-SCEP_WUR scep_err scep_transaction_id(const scep_ctx *ctx, const EVP_PKEY *key,
-                                      scep_digest digest, char *buf, size_t buflen);
+SCEP_WUR scep_err scep_transaction_id(const scep_ctx *ctx, const EVP_PKEY *key, scep_digest digest,
+                                      char *buf, size_t buflen);
 
 /*
  * Fingerprint of a certificate's DER as colon-separated upper-case hex ("AB:CD:..."), the form

@@ -25,28 +25,28 @@ typedef enum scep_err {
     SCEP_E_INTERNAL = 3,    /* OpenSSL failed on input we built ourselves */
     /* Input that cannot be read as SCEP at all: answered with an HTTP status. */
     SCEP_E_TOO_LARGE = 10,
-    SCEP_E_BAD_ENCODING = 11,  /* not DER/BER, trailing bytes, bad base64 */
+    SCEP_E_BAD_ENCODING = 11, /* not DER/BER, trailing bytes, bad base64 */
     SCEP_E_NOT_SIGNED_DATA = 12,
     SCEP_E_BAD_OPERATION = 13, /* unknown or missing HTTP operation */
     SCEP_E_MISSING_MESSAGE = 14,
     /* Decoded far enough to answer with a CertRep FAILURE. */
-    SCEP_E_BAD_SIGNATURE = 20,     /* badMessageCheck */
-    SCEP_E_NO_SIGNER_CERT = 21,    /* badMessageCheck */
-    SCEP_E_UNTRUSTED_SIGNER = 22,  /* badMessageCheck */
-    SCEP_E_MISSING_ATTR = 23,      /* badRequest */
-    SCEP_E_BAD_ATTR = 24,          /* badRequest */
-    SCEP_E_BAD_NONCE = 25,         /* badRequest */
-    SCEP_E_UNKNOWN_MSG_TYPE = 26,  /* badRequest */
-    SCEP_E_DECRYPT = 27,           /* badMessageCheck */
-    SCEP_E_WRONG_RECIPIENT = 28,   /* badMessageCheck */
-    SCEP_E_BAD_ALG = 29,           /* badAlg */
-    SCEP_E_BAD_CSR = 30,           /* badRequest */
-    SCEP_E_BAD_TIME = 31,          /* badTime */
-    SCEP_E_BAD_CERT_ID = 32,       /* badCertId */
-    SCEP_E_BAD_PAYLOAD = 33,       /* badRequest */
-    SCEP_E_RECIPIENT_NONCE = 34,   /* badMessageCheck: a reply not for our request */
-    SCEP_E_TRANSACTION_ID = 35,    /* badMessageCheck: a reply for another transaction */
-    SCEP_E_NEGOTIATION = 36,       /* badAlg: no algorithm both sides allow */
+    SCEP_E_BAD_SIGNATURE = 20,    /* badMessageCheck */
+    SCEP_E_NO_SIGNER_CERT = 21,   /* badMessageCheck */
+    SCEP_E_UNTRUSTED_SIGNER = 22, /* badMessageCheck */
+    SCEP_E_MISSING_ATTR = 23,     /* badRequest */
+    SCEP_E_BAD_ATTR = 24,         /* badRequest */
+    SCEP_E_BAD_NONCE = 25,        /* badRequest */
+    SCEP_E_UNKNOWN_MSG_TYPE = 26, /* badRequest */
+    SCEP_E_DECRYPT = 27,          /* badMessageCheck */
+    SCEP_E_WRONG_RECIPIENT = 28,  /* badMessageCheck */
+    SCEP_E_BAD_ALG = 29,          /* badAlg */
+    SCEP_E_BAD_CSR = 30,          /* badRequest */
+    SCEP_E_BAD_TIME = 31,         /* badTime */
+    SCEP_E_BAD_CERT_ID = 32,      /* badCertId */
+    SCEP_E_BAD_PAYLOAD = 33,      /* badRequest */
+    SCEP_E_RECIPIENT_NONCE = 34,  /* badMessageCheck: a reply not for our request */
+    SCEP_E_TRANSACTION_ID = 35,   /* badMessageCheck: a reply for another transaction */
+    SCEP_E_NEGOTIATION = 36,      /* badAlg: no algorithm both sides allow */
 } scep_err;
 
 /* SCEP failInfo values (RFC 8894 section 3.2.1.4). */

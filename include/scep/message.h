@@ -53,9 +53,9 @@ typedef struct scep_msg {
     unsigned char sender_nonce[SCEP_MAX_NONCE_BYTES];
     size_t sender_nonce_len; /* 0 when absent (allowed only in CertRep) */
     unsigned char recipient_nonce[SCEP_MAX_NONCE_BYTES];
-    size_t recipient_nonce_len; /* 0 when absent (requests) */
-    scep_pki_status status;     /* SCEP_STATUS_NONE in requests */
-    int fail_info;              /* SCEP_FAIL_INFO_NONE unless FAILURE */
+    size_t recipient_nonce_len;                  /* 0 when absent (requests) */
+    scep_pki_status status;                      /* SCEP_STATUS_NONE in requests */
+    int fail_info;                               /* SCEP_FAIL_INFO_NONE unless FAILURE */
     char fail_info_text[SCEP_MAX_FAIL_TEXT + 1]; /* empty when absent */
     scep_digest digest;                          /* of the signerInfo */
     int has_signing_time;
@@ -66,16 +66,16 @@ typedef struct scep_msg {
     size_t envelope_len;
 
     /* Filled by scep_msg_decrypt(). */
-    scep_cipher cipher;            /* content-encryption algorithm of the envelope */
-    int decrypted_with_password;   /* 1 when a PasswordRecipientInfo opened it */
-    unsigned char *payload;        /* owned; the decrypted messageData */
+    scep_cipher cipher;          /* content-encryption algorithm of the envelope */
+    int decrypted_with_password; /* 1 when a PasswordRecipientInfo opened it */
+    unsigned char *payload;      /* owned; the decrypted messageData */
     size_t payload_len;
-    X509_REQ *csr;                 /* PKCSReq, RenewalReq */
-    X509_NAME *issuer;             /* CertPoll, GetCert, GetCRL */
-    X509_NAME *subject;            /* CertPoll */
-    ASN1_INTEGER *serial;          /* GetCert, GetCRL */
-    STACK_OF(X509) *certs;         /* CertRep SUCCESS */
-    STACK_OF(X509_CRL) *crls;      /* CertRep SUCCESS to GetCRL */
+    X509_REQ *csr;             /* PKCSReq, RenewalReq */
+    X509_NAME *issuer;         /* CertPoll, GetCert, GetCRL */
+    X509_NAME *subject;        /* CertPoll */
+    ASN1_INTEGER *serial;      /* GetCert, GetCRL */
+    STACK_OF(X509) * certs;    /* CertRep SUCCESS */
+    STACK_OF(X509_CRL) * crls; /* CertRep SUCCESS to GetCRL */
 } scep_msg;
 
 void scep_msg_free(scep_msg *msg);
@@ -83,11 +83,11 @@ void scep_msg_free(scep_msg *msg);
 typedef struct scep_open_options {
     /* Certificates that may have signed the message when it does not carry its signer (NDES
      * omits it). May be NULL. */
-    STACK_OF(X509) *extra_certs;
+    STACK_OF(X509) * extra_certs;
     /* When set, the signer must be one of these certificates or be issued by one of them
      * (a client checking a CertRep from its CA or RA). When NULL, any signer whose signature
      * verifies is accepted and the caller applies its own policy (a server). */
-    STACK_OF(X509) *trusted_signers;
+    STACK_OF(X509) * trusted_signers;
 } scep_open_options;
 
 /*
@@ -136,19 +136,19 @@ typedef struct scep_msg_params {
     int fail_info;              /* CertRep FAILURE */
     const char *fail_info_text; /* CertRep FAILURE; may be NULL */
 
-    X509_REQ *csr;                /* PKCSReq, RenewalReq */
-    const X509_NAME *issuer;      /* CertPoll, GetCert, GetCRL */
-    const X509_NAME *subject;     /* CertPoll */
-    const ASN1_INTEGER *serial;   /* GetCert, GetCRL */
-    STACK_OF(X509) *certs;        /* CertRep SUCCESS: leaf first */
-    STACK_OF(X509_CRL) *crls;     /* CertRep SUCCESS to GetCRL */
+    X509_REQ *csr;              /* PKCSReq, RenewalReq */
+    const X509_NAME *issuer;    /* CertPoll, GetCert, GetCRL */
+    const X509_NAME *subject;   /* CertPoll */
+    const ASN1_INTEGER *serial; /* GetCert, GetCRL */
+    STACK_OF(X509) * certs;     /* CertRep SUCCESS: leaf first */
+    STACK_OF(X509_CRL) * crls;  /* CertRep SUCCESS to GetCRL */
 
     /* Signer. */
     X509 *signer_cert;
     EVP_PKEY *signer_key;
     scep_digest digest;
     /* More certificates to carry in the SignedData (for example an RA's CA). May be NULL. */
-    STACK_OF(X509) *extra_certs;
+    STACK_OF(X509) * extra_certs;
 
     /* Envelope: to recipient_cert (RSA: PKCS#1 v1.5 key transport), or with
      * recipient_password (PasswordRecipientInfo) when recipient_cert is NULL. */
@@ -164,6 +164,12 @@ typedef struct scep_msg_params {
 SCEP_WUR scep_err scep_msg_encode(const scep_ctx *ctx, const scep_msg_params *p,
                                   unsigned char **out, size_t *out_len);
 
+/*
+ * Checks the signingTime attribute against now: SCEP_E_BAD_TIME when it is further than
+ * max_skew seconds away. A message without signingTime passes (the attribute is optional).
+ */
+SCEP_WUR scep_err scep_msg_check_time(const scep_msg *msg, time_t now, long max_skew);
+
 /* Fills buf with len random bytes for a senderNonce. */
 SCEP_WUR scep_err scep_nonce(unsigned char *buf, size_t len);
 
@@ -172,8 +178,8 @@ typedef struct scep_reply_params {
     scep_pki_status status;
     int fail_info;              /* FAILURE */
     const char *fail_info_text; /* FAILURE; may be NULL */
-    STACK_OF(X509) *certs;      /* SUCCESS: leaf first */
-    STACK_OF(X509_CRL) *crls;   /* SUCCESS to GetCRL */
+    STACK_OF(X509) * certs;     /* SUCCESS: leaf first */
+    STACK_OF(X509_CRL) * crls;  /* SUCCESS to GetCRL */
     X509 *signer_cert;
     EVP_PKEY *signer_key;
     /* 0 to mirror the request's digest and cipher when ctx allows them, else SHA-256 and

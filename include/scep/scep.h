@@ -73,8 +73,6 @@ typedef struct scep_ctx_options {
      * them, but old devices and micromdm's client know nothing else. Turning it on loads
      * OpenSSL's legacy provider into the context's own library context. */
     int allow_legacy;
-    /* Largest clock skew accepted for signingTime, in seconds; 0 means do not check. */
-    long max_clock_skew;
     /* May be NULL. Called from the thread that called into the library. */
     scep_log_fn log;
     void *log_arg;

@@ -1,0 +1,170 @@
+/* Degenerate certs-only SignedData (RFC 8894 section 3.4), and finding roles in it. */
+#include <openssl/x509v3.h>
+
+#include "internal.h"
+
+static scep_err add_certs_and_crls(CMS_ContentInfo *cms, STACK_OF(X509) * certs,
+                                   STACK_OF(X509_CRL) * crls)
+{
+    for (int i = 0; i < sk_X509_num(certs); i++)
+        if (CMS_add1_cert(cms, sk_X509_value(certs, i)) != 1)
+            return SCEP_E_INTERNAL;
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+        if (CMS_add1_crl(cms, sk_X509_CRL_value(crls, i)) != 1)
+            return SCEP_E_INTERNAL;
+    return SCEP_OK;
+}
+
+scep_err scep_certs_only_encode(const scep_ctx *ctx, STACK_OF(X509) * certs,
+                                STACK_OF(X509_CRL) * crls, unsigned char **out, size_t *out_len)
+{
+    if (out == NULL || out_len == NULL)
+        return SCEP_E_INVALID_ARG;
+    *out = NULL;
+    *out_len = 0;
+    if (sk_X509_num(certs) <= 0 && sk_X509_CRL_num(crls) <= 0)
+        return SCEP_E_INVALID_ARG;
+    /* No signer and no content: CMS_PARTIAL stops before signing, CMS_DETACHED drops the
+     * eContent, leaving the degenerate form. */
+    CMS_ContentInfo *cms =
+        CMS_sign_ex(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED, scep_ctx_libctx(ctx), NULL);
+    if (cms == NULL)
+        return SCEP_E_INTERNAL;
+    scep_err err = add_certs_and_crls(cms, certs, crls);
+    if (err == SCEP_OK)
+        err = scepi_cms_i2d(cms, out, out_len);
+    CMS_ContentInfo_free(cms);
+    return err;
+}
+
+scep_err scep_certs_only_decode(const scep_ctx *ctx, const unsigned char *der, size_t len,
+                                STACK_OF(X509) * *certs, STACK_OF(X509_CRL) * *crls)
+{
+    if (certs != NULL)
+        *certs = NULL;
+    if (crls != NULL)
+        *crls = NULL;
+    CMS_ContentInfo *cms = NULL;
+    scep_err err = scepi_cms_d2i(ctx, der, len, SCEP_MAX_PAYLOAD_BYTES, &cms, NULL);
+    if (err != SCEP_OK)
+        return err;
+    STACK_OF(X509) *c = NULL;
+    STACK_OF(X509_CRL) *r = NULL;
+    if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
+        err = SCEP_E_NOT_SIGNED_DATA;
+        goto out;
+    }
+    /* CMS_get1_* return NULL for "none"; callers get an empty list instead. */
+    c = CMS_get1_certs(cms);
+    r = CMS_get1_crls(cms);
+    if (c == NULL)
+        c = sk_X509_new_null();
+    if (r == NULL)
+        r = sk_X509_CRL_new_null();
+    if (c == NULL || r == NULL) {
+        err = SCEP_E_NOMEM;
+        goto out;
+    }
+    if (sk_X509_num(c) > SCEP_MAX_CERTS || sk_X509_CRL_num(r) > SCEP_MAX_CERTS) {
+        err = SCEP_E_TOO_LARGE;
+        goto out;
+    }
+    if (certs != NULL) {
+        *certs = c;
+        c = NULL;
+    }
+    if (crls != NULL) {
+        *crls = r;
+        r = NULL;
+    }
+out:
+    sk_X509_pop_free(c, X509_free);
+    sk_X509_CRL_pop_free(r, X509_CRL_free);
+    CMS_ContentInfo_free(cms);
+    return err;
+}
+
+/* Whether cert issued another certificate of the list. */
+static int issued_another(X509 *cert, STACK_OF(X509) * certs)
+{
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *other = sk_X509_value(certs, i);
+        if (other != cert && X509_cmp(other, cert) != 0 &&
+            X509_check_issued(cert, other) == X509_V_OK)
+            return 1;
+    }
+    return 0;
+}
+
+X509 *scep_certs_find_leaf(STACK_OF(X509) * certs, const EVP_PKEY *pubkey)
+{
+    X509 *found = NULL;
+    int matches = 0;
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *cert = sk_X509_value(certs, i);
+        int fits = pubkey ? EVP_PKEY_eq(X509_get0_pubkey(cert), pubkey) == 1
+                          : !issued_another(cert, certs);
+        if (fits) {
+            found = cert;
+            matches++;
+        }
+    }
+    return matches == 1 ? found : NULL;
+}
+
+static int has_usage(X509 *cert, uint32_t bit)
+{
+    /* No keyUsage extension means any usage. */
+    return (X509_get_key_usage(cert) & bit) != 0;
+}
+
+/* The CA: the CA certificate that issued a non-CA certificate of the list (the RA), or else
+ * the CA certificate that issued no other CA certificate (the lowest in the chain). */
+static X509 *find_ca(STACK_OF(X509) * certs)
+{
+    X509 *lowest = NULL;
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *ca = sk_X509_value(certs, i);
+        if (X509_check_ca(ca) < 1)
+            continue;
+        for (int j = 0; j < sk_X509_num(certs); j++) {
+            X509 *ra = sk_X509_value(certs, j);
+            if (X509_check_ca(ra) < 1 && X509_check_issued(ca, ra) == X509_V_OK)
+                return ca;
+        }
+        if (lowest == NULL || X509_check_issued(ca, lowest) == X509_V_OK)
+            lowest = ca;
+    }
+    return lowest;
+}
+
+static X509 *find_ra(STACK_OF(X509) * certs, uint32_t usage)
+{
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *cert = sk_X509_value(certs, i);
+        if (X509_check_ca(cert) < 1 && has_usage(cert, usage))
+            return cert;
+    }
+    return NULL;
+}
+
+scep_err scep_certs_roles(STACK_OF(X509) * certs, X509 **ca, X509 **ra_enc, X509 **ra_sign)
+{
+    if (ca == NULL || ra_enc == NULL || ra_sign == NULL)
+        return SCEP_E_INVALID_ARG;
+    *ca = *ra_enc = *ra_sign = NULL;
+    int n = sk_X509_num(certs);
+    if (n <= 0)
+        return SCEP_E_BAD_CERT_ID;
+    X509 *the_ca = n == 1 ? sk_X509_value(certs, 0) : find_ca(certs);
+    if (the_ca == NULL)
+        return SCEP_E_BAD_CERT_ID;
+    X509 *enc = find_ra(certs, KU_KEY_ENCIPHERMENT);
+    if (enc == NULL)
+        enc = the_ca;
+    X509 *sign = find_ra(certs, KU_DIGITAL_SIGNATURE);
+    *ca = the_ca;
+    *ra_enc = enc;
+    *ra_sign = sign ? sign : enc;
+    return SCEP_OK;
+}
