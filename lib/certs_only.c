@@ -1,16 +1,27 @@
 /* Degenerate certs-only SignedData (RFC 8894 section 3.4), and finding roles in it. */
+#include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
 #include "internal.h"
 
-static scep_err add_certs_and_crls(CMS_ContentInfo *cms, STACK_OF(X509) * certs,
-                                   STACK_OF(X509_CRL) * crls)
+/*
+ * Built with the PKCS#7 API rather than CMS: its certificate list is a SEQUENCE OF in OpenSSL's
+ * template, so the order we give survives encoding (CMS sorts the SET OF), and clients that
+ * take the first certificate as theirs get the issued one. Peers decode it as CMS either way.
+ */
+static scep_err fill_degenerate(PKCS7 *p7, STACK_OF(X509) * certs, STACK_OF(X509_CRL) * crls)
 {
+    if (!PKCS7_set_type(p7, NID_pkcs7_signed) || !PKCS7_content_new(p7, NID_pkcs7_data))
+        return SCEP_E_INTERNAL;
+    /* No content at all: the encapsulated id-data carries no OCTET STRING. */
+    PKCS7 *inner = p7->d.sign->contents;
+    ASN1_OCTET_STRING_free(inner->d.data);
+    inner->d.data = NULL;
     for (int i = 0; i < sk_X509_num(certs); i++)
-        if (CMS_add1_cert(cms, sk_X509_value(certs, i)) != 1)
+        if (!PKCS7_add_certificate(p7, sk_X509_value(certs, i)))
             return SCEP_E_INTERNAL;
     for (int i = 0; i < sk_X509_CRL_num(crls); i++)
-        if (CMS_add1_crl(cms, sk_X509_CRL_value(crls, i)) != 1)
+        if (!PKCS7_add_crl(p7, sk_X509_CRL_value(crls, i)))
             return SCEP_E_INTERNAL;
     return SCEP_OK;
 }
@@ -24,16 +35,19 @@ scep_err scep_certs_only_encode(const scep_ctx *ctx, STACK_OF(X509) * certs,
     *out_len = 0;
     if (sk_X509_num(certs) <= 0 && sk_X509_CRL_num(crls) <= 0)
         return SCEP_E_INVALID_ARG;
-    /* No signer and no content: CMS_PARTIAL stops before signing, CMS_DETACHED drops the
-     * eContent, leaving the degenerate form. */
-    CMS_ContentInfo *cms =
-        CMS_sign_ex(NULL, NULL, NULL, NULL, CMS_PARTIAL | CMS_DETACHED, scep_ctx_libctx(ctx), NULL);
-    if (cms == NULL)
-        return SCEP_E_INTERNAL;
-    scep_err err = add_certs_and_crls(cms, certs, crls);
-    if (err == SCEP_OK)
-        err = scepi_cms_i2d(cms, out, out_len);
-    CMS_ContentInfo_free(cms);
+    PKCS7 *p7 = PKCS7_new_ex(scep_ctx_libctx(ctx), NULL);
+    if (p7 == NULL)
+        return SCEP_E_NOMEM;
+    scep_err err = fill_degenerate(p7, certs, crls);
+    unsigned char *der = NULL;
+    int n = err == SCEP_OK ? i2d_PKCS7(p7, &der) : 0;
+    PKCS7_free(p7);
+    if (err == SCEP_OK && n <= 0)
+        err = SCEP_E_INTERNAL;
+    if (err == SCEP_OK) {
+        *out = der;
+        *out_len = (size_t)n;
+    }
     return err;
 }
 
