@@ -6,7 +6,7 @@ PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit demo fuzz fuzz-build install lint format clean
+.PHONY: all check unit demo fuzz fuzz-build install install-check lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -14,8 +14,9 @@ all: $(BUILD)/CMakeCache.txt
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-# Every test: unit tests under ASan+UBSan, lint, and each fuzzer for a short time.
-check: unit lint
+# Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, and
+# each fuzzer for a short time.
+check: unit lint install-check demo
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS_CHECK:-20}
 
 unit: $(CHECK_BUILD)/CMakeCache.txt
@@ -39,6 +40,9 @@ fuzz: fuzz-build
 
 install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+install-check: all
+	scripts/check-install $(BUILD)
 
 lint:
 	scripts/lint
