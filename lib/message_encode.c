@@ -134,14 +134,15 @@ static scep_err build_envelope(const scep_ctx *ctx, const scep_msg_params *p, un
     return err;
 }
 
-/* Signs content (possibly empty, then detached) with the SCEP attributes. */
+/*
+ * Signs content with the SCEP attributes. FAILURE and PENDING have no envelope; they still
+ * carry an empty eContent rather than none, since certmonger refuses a SignedData without one.
+ */
 static scep_err sign_content(const scep_ctx *ctx, const scep_msg_params *p,
                              const unsigned char *content, size_t content_len, unsigned char **out,
                              size_t *out_len)
 {
     unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
-    if (content_len == 0)
-        flags |= CMS_DETACHED;
     EVP_MD *md = scepi_md_fetch(ctx, p->digest);
     CMS_ContentInfo *cms = CMS_sign_ex(NULL, NULL, NULL, NULL, flags, scep_ctx_libctx(ctx), NULL);
     BIO *in = BIO_new_mem_buf(content_len ? (const void *)content : "", (int)content_len);

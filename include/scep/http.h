@@ -43,14 +43,18 @@ void scep_http_request_clear(scep_http_request *req);
  * "message" is required (SCEP_E_MISSING_MESSAGE) and decoded leniently: percent escapes,
  * unescaped '+' and '/', spaces standing for '+', line breaks (raw or %0A/%0D), base64url
  * ('-' and '_'), missing '=' padding. Ceilings: SCEP_MAX_QUERY_BYTES for the query,
- * SCEP_MAX_MESSAGE_BYTES for the decoded message (SCEP_E_TOO_LARGE).
+ * SCEP_MAX_MESSAGE_BYTES for the decoded message (SCEP_E_TOO_LARGE). A repeated message
+ * parameter is SCEP_E_BAD_ENCODING. Outside PKIOperation an empty message counts as absent.
+ * query must not be NULL: pass "" for a request without one.
  */
 SCEP_WUR scep_err scep_http_parse_query(const char *query, size_t len, scep_http_request *out);
 
 /*
  * Parses a POST: operation from the query string, message = the body as binary DER (any
  * content type). Some clients POST the base64 form instead: a body that is entirely
- * base64 text is decoded. Ceiling: SCEP_MAX_BODY_BYTES.
+ * base64 text is decoded (DER always holds bytes outside the base64 alphabet, so the two
+ * cannot be confused). Ceilings: SCEP_MAX_BODY_BYTES for the body, SCEP_MAX_MESSAGE_BYTES for
+ * the message.
  */
 SCEP_WUR scep_err scep_http_parse_post(const char *query, size_t query_len,
                                        const unsigned char *body, size_t body_len,
@@ -58,7 +62,9 @@ SCEP_WUR scep_err scep_http_parse_post(const char *query, size_t query_len,
 
 /*
  * Decodes one base64 message value leniently (as described for scep_http_parse_query), after
- * the caller has already percent-decoded it. Caller frees *out with free().
+ * the caller has already percent-decoded it. Empty input is SCEP_E_BAD_ENCODING; input above
+ * SCEP_MAX_QUERY_BYTES or a result above SCEP_MAX_MESSAGE_BYTES is SCEP_E_TOO_LARGE. Caller
+ * frees *out with free().
  */
 SCEP_WUR scep_err scep_http_decode_message(const char *text, size_t len, unsigned char **out,
                                            size_t *out_len);
