@@ -1,0 +1,214 @@
+/* Building a certificate from an approved CSR under the configured profile. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "ca.h"
+
+static int set_serial(X509 *cert)
+{
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+        return 0;
+    /* Positive, and a non-zero top byte so every serial is 16 bytes long. */
+    bytes[0] = (unsigned char)((bytes[0] & 0x7f) | 0x01);
+    BIGNUM *bn = BN_bin2bn(bytes, sizeof(bytes), NULL);
+    int ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) != NULL;
+    BN_free(bn);
+    return ok;
+}
+
+/* now + days, but never past the CA's own notAfter. */
+static int set_validity(X509 *cert, const X509 *ca_cert, int days)
+{
+    if (!X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
+        !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL))
+        return 0;
+    const ASN1_TIME *ca_end = X509_get0_notAfter(ca_cert);
+    if (ASN1_TIME_compare(X509_get0_notAfter(cert), ca_end) > 0)
+        return X509_set1_notAfter(cert, ca_end);
+    return 1;
+}
+
+static int add_conf_ext(X509 *cert, const X509 *ca_cert, int nid, const char *value)
+{
+    X509V3_CTX v3;
+    X509V3_set_ctx(&v3, (X509 *)(uintptr_t)ca_cert, cert, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value);
+    int ok = ext != NULL && X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
+/* Only name types a device certificate should carry. */
+static int san_types_allowed(X509_EXTENSION *ext)
+{
+    GENERAL_NAMES *names = X509V3_EXT_d2i(ext);
+    if (names == NULL)
+        return 0;
+    int ok = 1;
+    for (int i = 0; ok && i < sk_GENERAL_NAME_num(names); i++) {
+        int type = sk_GENERAL_NAME_value(names, i)->type;
+        ok = type == GEN_DNS || type == GEN_IPADD || type == GEN_EMAIL || type == GEN_URI;
+    }
+    GENERAL_NAMES_free(names);
+    return ok;
+}
+
+static int wanted(const config *c, int nid, X509_EXTENSION *ext, char *err, size_t errlen)
+{
+    switch (nid) {
+    case NID_subject_alt_name:
+        if (c->copy_san && !san_types_allowed(ext)) {
+            snprintf(err, errlen, "subjectAltName holds a name type that is not allowed");
+            return -1;
+        }
+        return c->copy_san;
+    case NID_key_usage:
+        return c->copy_key_usage;
+    case NID_ext_key_usage:
+        return c->copy_ext_key_usage;
+    default:
+        return 0; /* basicConstraints, policies, ...: the CA decides, never the requester */
+    }
+}
+
+/* Copies the requested extensions the profile allows; reports which defaults are needed. */
+static int copy_requested(X509 *cert, X509_REQ *csr, const config *c, int *has_ku, int *has_eku,
+                          char *err, size_t errlen)
+{
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        int want = wanted(c, nid, ext, err, errlen);
+        if (want < 0)
+            rc = -1;
+        else if (want && !X509_add_ext(cert, ext, -1))
+            rc = -1;
+        else if (want) {
+            *has_ku |= nid == NID_key_usage;
+            *has_eku |= nid == NID_ext_key_usage;
+        }
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return rc;
+}
+
+static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const config *c,
+                          char *err, size_t errlen)
+{
+    int has_ku = 0, has_eku = 0;
+    if (copy_requested(cert, csr, c, &has_ku, &has_eku, err, errlen) != 0)
+        return -1;
+    int rsa = EVP_PKEY_is_a(X509_REQ_get0_pubkey(csr), "RSA");
+    int ok = add_conf_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") &&
+             add_conf_ext(cert, ca_cert, NID_subject_key_identifier, "hash") &&
+             add_conf_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always");
+    if (ok && !has_ku)
+        ok = add_conf_ext(cert, ca_cert, NID_key_usage,
+                          rsa ? "critical,digitalSignature,keyEncipherment"
+                              : "critical,digitalSignature,keyAgreement");
+    if (ok && !has_eku)
+        ok = add_conf_ext(cert, ca_cert, NID_ext_key_usage, "clientAuth");
+    if (!ok)
+        snprintf(err, errlen, "cannot build the certificate's extensions");
+    return ok ? 0 : -1;
+}
+
+X509 *ca_issue(const authority *ca, X509_REQ *csr, const config *c, char *err, size_t errlen)
+{
+    X509 *cert = X509_new();
+    EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+    if (cert == NULL || pub == NULL)
+        goto fail;
+    if (!X509_set_version(cert, X509_VERSION_3) || !set_serial(cert) ||
+        !X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) ||
+        !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
+        !set_validity(cert, ca->cert, c->validity_days) || !X509_set_pubkey(cert, pub)) {
+        snprintf(err, errlen, "cannot build the certificate");
+        goto fail;
+    }
+    if (add_extensions(cert, ca->cert, csr, c, err, errlen) != 0)
+        goto fail;
+    if (X509_sign(cert, ca->key, EVP_sha256()) <= 0) {
+        snprintf(err, errlen, "the CA key could not sign");
+        goto fail;
+    }
+    return cert;
+fail:
+    ERR_clear_error();
+    X509_free(cert);
+    return NULL;
+}
+
+void ca_serial_hex(const X509 *cert, char *buf, size_t buflen)
+{
+    buf[0] = '\0';
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex != NULL)
+        snprintf(buf, buflen, "%s", hex);
+    OPENSSL_free(hex);
+    BN_free(bn);
+}
+
+int ca_key_id(const EVP_PKEY *key, char *buf, size_t buflen)
+{
+    unsigned char *spki = NULL;
+    int n = key ? i2d_PUBKEY(key, &spki) : -1;
+    unsigned char md[32];
+    static const char digits[] = "0123456789ABCDEF";
+    if (n <= 0 || buflen < 65 || EVP_Digest(spki, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1) {
+        OPENSSL_free(spki);
+        return -1;
+    }
+    for (int i = 0; i < 32; i++) {
+        buf[2 * i] = digits[md[i] >> 4];
+        buf[2 * i + 1] = digits[md[i] & 15];
+    }
+    buf[64] = '\0';
+    OPENSSL_free(spki);
+    return 0;
+}
+
+void ca_name_text(const X509_NAME *name, char *buf, size_t buflen)
+{
+    buf[0] = '\0';
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL)
+        return;
+    if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+        int n = BIO_read(bio, buf, (int)buflen - 1);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    BIO_free(bio);
+}
+
+int64_t ca_unix_time(const ASN1_TIME *t)
+{
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    int days = 0, secs = 0;
+    int ok = epoch && ASN1_TIME_diff(&days, &secs, epoch, t);
+    ASN1_TIME_free(epoch);
+    return ok ? (int64_t)days * 86400 + secs : 0;
+}
+
+void ca_fill_record(X509 *cert, const char *key_id, const char *transaction_id, store_cert *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    ca_serial_hex(cert, rec->serial, sizeof(rec->serial));
+    ca_name_text(X509_get_subject_name(cert), rec->subject, sizeof(rec->subject));
+    ca_name_text(X509_get_issuer_name(cert), rec->issuer, sizeof(rec->issuer));
+    snprintf(rec->key_id, sizeof(rec->key_id), "%s", key_id);
+    snprintf(rec->transaction_id, sizeof(rec->transaction_id), "%s", transaction_id);
+    rec->not_before = ca_unix_time(X509_get0_notBefore(cert));
+    rec->not_after = ca_unix_time(X509_get0_notAfter(cert));
+    rec->state = CERT_VALID;
+    rec->revocation_reason = -1;
+}

@@ -1,0 +1,134 @@
+/* scepd serve: answer SCEP over HTTP until SIGTERM or SIGINT. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+
+static const char usage_text[] =
+    "usage: scepd serve --dir DIR [options]\n"
+    "\n"
+    "Serves every SCEP operation (GetCACaps, GetCACert, GetCACertChain, PKIOperation by GET and\n"
+    "POST on any path) for the CA in DIR. Settings come from DIR/scepd.conf; flags override.\n"
+    "Stops on SIGTERM or SIGINT after the requests in flight finish.\n"
+    "\n"
+    "  --dir DIR                the CA directory made by `scepd init`\n"
+    "  --listen HOST:PORT       where to listen (default 127.0.0.1:8080)\n"
+    "  --challenge SECRET       the challenge password requests must carry\n"
+    "  --challenge-file FILE    read the challenge from FILE (first line)\n"
+    "  --approve auto|manual    issue at once, or answer PENDING until `scepd approve`\n"
+    "  --legacy-algorithms      also accept and answer single DES and MD5 (old devices)\n"
+    "  --log-format text|json   one log line per request on stdout (default text)\n"
+    "  --threads N              worker threads (default: one per core)\n"
+    "  --set KEY=VALUE          any scepd.conf setting\n"
+    "\n"
+    "Without a challenge, --approve manual is required: someone must vouch for each request.\n";
+
+static int apply(config *c, const char *key, const char *value)
+{
+    char err[256];
+    if (config_set(c, key, value, err, sizeof(err)) != 0)
+        return cli_fail("serve", "%s", err);
+    return 0;
+}
+
+static int parse(int argc, char **argv, config *c)
+{
+    static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
+                                             {"listen", required_argument, NULL, 'l'},
+                                             {"challenge", required_argument, NULL, 'c'},
+                                             {"challenge-file", required_argument, NULL, 'f'},
+                                             {"approve", required_argument, NULL, 'a'},
+                                             {"legacy-algorithms", no_argument, NULL, 'L'},
+                                             {"log-format", required_argument, NULL, 'o'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"set", required_argument, NULL, 's'},
+                                             {NULL, 0, NULL, 0}};
+    static const char *const keys[128] = {
+        ['l'] = "listen",  ['c'] = "challenge",  ['f'] = "challenge_file",
+        ['a'] = "approve", ['o'] = "log_format", ['t'] = "threads"};
+    const char *dir = NULL;
+    int c0;
+    /* The directory first: its config is the base the other flags override. */
+    optind = 1;
+    while ((c0 = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (c0 == 'd')
+            dir = optarg;
+        else if (c0 == '?')
+            return EXIT_USAGE;
+    if (optind != argc || cli_load_config("serve", dir, c) != 0)
+        return optind != argc ? EXIT_USAGE : EXIT_FAIL;
+    optind = 1;
+    while ((c0 = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        char *eq = c0 == 's' ? strchr(optarg, '=') : NULL;
+        int rc = 0;
+        if (c0 == 'L')
+            c->legacy_algorithms = 1;
+        else if (c0 == 's' && eq == NULL)
+            rc = cli_fail("serve", "--set needs KEY=VALUE");
+        else if (c0 == 's') {
+            *eq = '\0';
+            rc = apply(c, optarg, eq + 1);
+        } else if (c0 != 'd')
+            rc = apply(c, keys[c0 & 127], optarg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int check_policy(config *c)
+{
+    char err[512];
+    if (config_read_challenge_file(c, err, sizeof(err)) != 0)
+        return cli_fail("serve", "%s", err);
+    if (c->challenge[0] == '\0' && c->approve == APPROVE_AUTO)
+        return cli_fail("serve", "no challenge is set: use --challenge, --challenge-file, or "
+                                 "--approve manual");
+    return 0;
+}
+
+static int run(int argc, char **argv)
+{
+    config c;
+    int rc = parse(argc, argv, &c);
+    if (rc == EXIT_USAGE)
+        return cli_usage(&cmd_serve);
+    if (rc != 0 || check_policy(&c) != 0)
+        return EXIT_FAIL;
+    /* Block the stop signals before any thread starts, so that only sigwait() sees them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    server srv;
+    char err[512], line[CONFIG_PATH + 256];
+    if (server_init(&srv, &c, err, sizeof(err)) != 0)
+        return cli_fail("serve", "%s", err);
+    http_server *h = http_start(&srv, err, sizeof(err));
+    if (h == NULL) {
+        server_free(&srv);
+        return cli_fail("serve", "%s", err);
+    }
+    snprintf(line, sizeof(line), "serving %s CA \"%s\" on port %u (%s approval%s)",
+             srv.ca.ra_cert ? "an RA-mode" : "a", c.dir, http_port(h),
+             c.approve == APPROVE_AUTO ? "automatic" : "manual",
+             c.legacy_algorithms ? ", legacy DES/MD5 allowed" : "");
+    log_info(stdout, c.log_format, line);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    log_info(stdout, c.log_format, "stopping: finishing requests in flight");
+    http_stop(h);
+    server_free(&srv);
+    log_info(stdout, c.log_format, "stopped");
+    return 0;
+}
+
+const command cmd_serve = {"serve", "serve SCEP over HTTP", usage_text, run};

@@ -1,0 +1,399 @@
+/*
+ * PKIOperation: verify and open the pkiMessage, apply policy, keep the transaction in the store
+ * (RFC 8894 section 3.3, draft Appendix E), and answer with a signed CertRep.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "server.h"
+
+typedef struct exchange {
+    const server *srv;
+    store *st;
+    scep_msg *req;
+    reply *out;
+    char password[CONFIG_SECRET]; /* the CSR's challenge, for replies to EC requesters */
+} exchange;
+
+static void answer(exchange *x, scep_pki_status status, int fail_info, const char *text, X509 *cert)
+{
+    STACK_OF(X509) *certs = cert ? sk_X509_new_null() : NULL;
+    if (cert != NULL)
+        sk_X509_push(certs, cert);
+    const authority *ca = &x->srv->ca;
+    scep_reply_params rp = {.status = status,
+                            .fail_info = fail_info,
+                            .fail_info_text = text,
+                            .certs = certs,
+                            .signer_cert = ca_reply_cert(ca),
+                            .signer_key = ca_reply_key(ca),
+                            .password = x->password[0] ? x->password : NULL};
+    reply *out = x->out;
+    scep_err e = scep_reply_encode(x->srv->ctx, x->req, &rp, &out->body, &out->body_len);
+    sk_X509_free(certs);
+    if (e != SCEP_OK) {
+        reply_text(out, 500, "cannot build the CertRep");
+        return;
+    }
+    out->http_status = 200;
+    out->content_type = SCEP_CT_PKI_MESSAGE;
+    out->outcome = scep_pki_status_name(status);
+    out->fail_info = status == SCEP_STATUS_FAILURE ? fail_info : SCEP_FAIL_INFO_NONE;
+    snprintf(out->detail, sizeof(out->detail), "%s", text ? text : "");
+}
+
+static void fail(exchange *x, scep_err err, const char *text)
+{
+    int fi = scep_err_fail_info(err);
+    answer(x, SCEP_STATUS_FAILURE, fi == SCEP_FAIL_INFO_NONE ? SCEP_FAIL_BAD_REQUEST : fi,
+           text ? text : scep_strerror(err), NULL);
+}
+
+/* The store could not answer: a local condition the client may retry, not a FAILURE. */
+static void store_down(exchange *x, store_status s)
+{
+    reply_text(x->out, 503,
+               s == STORE_BUSY ? "certificate store busy, retry later"
+                               : "certificate store unavailable");
+}
+
+static X509 *cert_from_store(exchange *x, const char *serial)
+{
+    store_cert rec = {0};
+    store_status s = x->st->ops->cert_get(x->st, serial, &rec);
+    if (s != STORE_OK)
+        return NULL;
+    const unsigned char *p = rec.der;
+    X509 *cert = d2i_X509(NULL, &p, (long)rec.der_len);
+    store_cert_clear(&rec);
+    return cert;
+}
+
+static void answer_issued(exchange *x, const char *serial)
+{
+    X509 *cert = cert_from_store(x, serial);
+    if (cert == NULL) {
+        reply_text(x->out, 503, "issued certificate not readable from the store");
+        return;
+    }
+    answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
+    X509_free(cert);
+}
+
+static void resume(exchange *x, const store_request *r);
+
+/* Issues the certificate of an APPROVED request, exactly once across processes. */
+static void issue(exchange *x, const store_request *r)
+{
+    const unsigned char *p = r->csr_der;
+    X509_REQ *csr = d2i_X509_REQ(NULL, &p, (long)r->csr_len);
+    char why[160] = "cannot read the stored request";
+    for (int attempt = 0; csr != NULL && attempt < 3; attempt++) {
+        X509 *cert = ca_issue(&x->srv->ca, csr, &x->srv->cfg, why, sizeof(why));
+        if (cert == NULL)
+            break;
+        store_cert rec;
+        ca_fill_record(cert, r->key_id, r->transaction_id, &rec);
+        unsigned char *der = NULL;
+        int n = i2d_X509(cert, &der);
+        rec.der = der;
+        rec.der_len = n > 0 ? (size_t)n : 0;
+        store_status s = x->st->ops->cert_issue(x->st, &rec, r->id, REQUEST_APPROVED);
+        OPENSSL_free(der);
+        if (s == STORE_OK)
+            answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
+        X509_free(cert);
+        if (s == STORE_EXISTS)
+            continue; /* a serial collision: draw another */
+        X509_REQ_free(csr);
+        if (s == STORE_CONFLICT) {
+            /* Another worker or process moved it first: answer what it decided. */
+            store_request now = {0};
+            if (x->st->ops->request_get_by_id(x->st, r->id, &now) == STORE_OK &&
+                now.state != REQUEST_APPROVED)
+                resume(x, &now);
+            else
+                reply_text(x->out, 503, "transaction changed while issuing, retry");
+            store_request_clear(&now);
+        } else if (s != STORE_OK)
+            store_down(x, s);
+        return;
+    }
+    X509_REQ_free(csr);
+    answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+}
+
+/* Answers from the transaction's stored state: the same answer every time it is asked. */
+static void resume(exchange *x, const store_request *r)
+{
+    switch (r->state) {
+    case REQUEST_PENDING:
+        answer(x, SCEP_STATUS_PENDING, 0, NULL, NULL);
+        return;
+    case REQUEST_REJECTED:
+        answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST,
+               r->reason[0] ? r->reason : "rejected by the operator", NULL);
+        return;
+    case REQUEST_APPROVED:
+        issue(x, r);
+        return;
+    case REQUEST_ISSUED:
+        answer_issued(x, r->cert_serial);
+        return;
+    }
+    reply_text(x->out, 503, "transaction in an unknown state");
+}
+
+static int is_self_signed(X509 *cert)
+{
+    if (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) != 0)
+        return 0;
+    ERR_set_mark();
+    int ok = X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+    ERR_pop_to_mark();
+    return ok;
+}
+
+static int issued_by_us(const server *srv, X509 *cert)
+{
+    ERR_set_mark();
+    int ok = X509_check_issued(srv->ca.cert, cert) == X509_V_OK &&
+             X509_verify(cert, X509_get0_pubkey(srv->ca.cert)) == 1;
+    ERR_pop_to_mark();
+    return ok;
+}
+
+/* The signer must be the requester itself (self-signed, same key) or a certificate we issued. */
+static const char *signer_problem(exchange *x)
+{
+    X509 *signer = x->req->signer_cert;
+    if (is_self_signed(signer))
+        return EVP_PKEY_eq(X509_get0_pubkey(signer), X509_REQ_get0_pubkey(x->req->csr)) == 1
+                   ? NULL
+                   : "the self-signed signer's key is not the request's key";
+    return issued_by_us(x->srv, signer) ? NULL : "the signer certificate was not issued by this CA";
+}
+
+static scep_err key_policy(const config *c, EVP_PKEY *key, const char **why)
+{
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        *why = "RSA key shorter than the minimum";
+        return EVP_PKEY_get_bits(key) >= c->min_rsa_bits ? SCEP_OK : SCEP_E_BAD_ALG;
+    }
+    if (EVP_PKEY_is_a(key, "EC")) {
+        *why = c->allow_ec ? "EC key below P-256" : "EC keys are not accepted";
+        return c->allow_ec && EVP_PKEY_get_bits(key) >= 256 ? SCEP_OK : SCEP_E_BAD_ALG;
+    }
+    *why = "key type not accepted";
+    return SCEP_E_BAD_ALG;
+}
+
+/* Constant-time comparison of the CSR's challengePassword with the configured one. */
+static int challenge_ok(exchange *x)
+{
+    const char *want = x->srv->cfg.challenge;
+    if (want[0] == '\0')
+        return 1;
+    size_t n = strlen(want);
+    return strlen(x->password) == n && CRYPTO_memcmp(x->password, want, n) == 0;
+}
+
+static const char *policy_problem(exchange *x, scep_err *err)
+{
+    const char *why = NULL;
+    X509_REQ *csr = x->req->csr;
+    *err = key_policy(&x->srv->cfg, X509_REQ_get0_pubkey(csr), &why);
+    if (*err != SCEP_OK)
+        return why;
+    *err = SCEP_E_BAD_CSR;
+    if (X509_NAME_entry_count(X509_REQ_get_subject_name(csr)) == 0)
+        return "the request has an empty subject";
+    if (!challenge_ok(x))
+        return "wrong or missing challenge password";
+    *err = SCEP_OK;
+    return NULL;
+}
+
+static int overlapping(exchange *x, const char *subject)
+{
+    if (!x->srv->cfg.unique_subject)
+        return 0;
+    store_cert held = {0};
+    store_status s =
+        x->st->ops->cert_find_valid_by_subject(x->st, subject, (int64_t)time(NULL), &held);
+    store_cert_clear(&held);
+    return s == STORE_OK;
+}
+
+static void new_request(exchange *x, const char *key_id)
+{
+    scep_err err;
+    const char *why = policy_problem(x, &err);
+    if (why != NULL) {
+        fail(x, err, why);
+        return;
+    }
+    store_request r = {0}, stored = {0};
+    snprintf(r.transaction_id, sizeof(r.transaction_id), "%s", x->req->transaction_id);
+    snprintf(r.key_id, sizeof(r.key_id), "%s", key_id);
+    ca_name_text(X509_REQ_get_subject_name(x->req->csr), r.subject, sizeof(r.subject));
+    if (overlapping(x, r.subject)) {
+        fail(x, SCEP_E_BAD_CSR, "overlapping certificate");
+        return;
+    }
+    r.message_type = (int)x->req->type;
+    unsigned char *der = NULL;
+    int n = i2d_X509_REQ(x->req->csr, &der);
+    r.csr_der = der;
+    r.csr_len = n > 0 ? (size_t)n : 0;
+    store_status s = x->st->ops->request_put(x->st, &r, &stored);
+    OPENSSL_free(der);
+    if (s == STORE_OK && x->srv->cfg.approve == APPROVE_AUTO) {
+        s = x->st->ops->request_transition(x->st, stored.id, REQUEST_PENDING, REQUEST_APPROVED,
+                                           NULL);
+        if (s == STORE_OK)
+            stored.state = REQUEST_APPROVED;
+        else if (s == STORE_CONFLICT) {
+            store_request_clear(&stored);
+            s = x->st->ops->request_get(x->st, x->req->transaction_id, &stored);
+        }
+    }
+    if (s == STORE_OK || s == STORE_EXISTS)
+        resume(x, &stored); /* EXISTS: a duplicate raced us; answer its state */
+    else
+        store_down(x, s);
+    store_request_clear(&stored);
+}
+
+static void on_enrollment(exchange *x)
+{
+    const char *why = signer_problem(x);
+    if (why != NULL) {
+        fail(x, SCEP_E_UNTRUSTED_SIGNER, why);
+        return;
+    }
+    if (scep_csr_challenge_password(x->req->csr, x->password, sizeof(x->password)) != SCEP_OK)
+        x->password[0] = '\0';
+    char key_id[STORE_KEY_ID];
+    ca_key_id(X509_REQ_get0_pubkey(x->req->csr), key_id, sizeof(key_id));
+    store_request existing = {0};
+    store_status s = x->st->ops->request_get(x->st, x->req->transaction_id, &existing);
+    if (s == STORE_OK && strcmp(existing.key_id, key_id) != 0)
+        fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another key");
+    else if (s == STORE_OK && !challenge_ok(x))
+        fail(x, SCEP_E_BAD_CSR, "wrong or missing challenge password");
+    else if (s == STORE_OK)
+        resume(x, &existing); /* a resend (micromdm polls this way): same answer */
+    else if (s == STORE_NOT_FOUND)
+        new_request(x, key_id);
+    else
+        store_down(x, s);
+    store_request_clear(&existing);
+}
+
+static void on_poll(exchange *x)
+{
+    store_request r = {0};
+    store_status s = x->st->ops->request_get(x->st, x->req->transaction_id, &r);
+    char key_id[STORE_KEY_ID];
+    ca_key_id(X509_get0_pubkey(x->req->signer_cert), key_id, sizeof(key_id));
+    if (s == STORE_NOT_FOUND)
+        fail(x, SCEP_E_BAD_CERT_ID, "unknown transactionID");
+    else if (s != STORE_OK)
+        store_down(x, s);
+    else if (strcmp(r.key_id, key_id) != 0)
+        fail(x, SCEP_E_BAD_CSR, "the transaction belongs to another key");
+    else {
+        const unsigned char *p = r.csr_der;
+        X509_REQ *csr = d2i_X509_REQ(NULL, &p, (long)r.csr_len);
+        if (csr == NULL ||
+            scep_csr_challenge_password(csr, x->password, sizeof(x->password)) != SCEP_OK)
+            x->password[0] = '\0';
+        X509_REQ_free(csr);
+        resume(x, &r);
+    }
+    store_request_clear(&r);
+}
+
+static void on_get_cert(exchange *x)
+{
+    char serial[STORE_HEX_SERIAL] = "";
+    BIGNUM *bn = ASN1_INTEGER_to_BN(x->req->serial, NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex != NULL && strlen(hex) < sizeof(serial))
+        memcpy(serial, hex, strlen(hex) + 1);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509 *cert = NULL;
+    if (serial[0] != '\0' &&
+        X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->srv->ca.cert)) == 0)
+        cert = cert_from_store(x, serial);
+    if (cert == NULL)
+        fail(x, SCEP_E_BAD_CERT_ID, "no certificate with that issuer and serial number");
+    else
+        answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
+    X509_free(cert);
+}
+
+static void dispatch(exchange *x)
+{
+    switch (x->req->type) {
+    case SCEP_MSG_PKCS_REQ:
+    case SCEP_MSG_RENEWAL_REQ:
+        on_enrollment(x);
+        return;
+    case SCEP_MSG_CERT_POLL:
+        on_poll(x);
+        return;
+    case SCEP_MSG_GET_CERT:
+        on_get_cert(x);
+        return;
+    case SCEP_MSG_GET_CRL:
+        fail(x, SCEP_E_BAD_CSR, "this CA publishes no CRL");
+        return;
+    default:
+        fail(x, SCEP_E_UNKNOWN_MSG_TYPE, "a CertRep is not a request");
+        return;
+    }
+}
+
+static scep_err open_envelope(exchange *x, scep_diag *diag)
+{
+    const authority *ca = &x->srv->ca;
+    scep_recipient keys[2];
+    size_t n = 0;
+    if (ca->ra_cert != NULL)
+        keys[n++] = (scep_recipient){ca->ra_cert, ca->ra_key};
+    keys[n++] = (scep_recipient){ca->cert, ca->key};
+    scep_decrypt_options d = {.recipients = keys, .n_recipients = n};
+    return scep_msg_decrypt(x->srv->ctx, x->req, &d, diag);
+}
+
+void enroll_handle(const server *srv, store *st, const unsigned char *der, size_t len, reply *out)
+{
+    exchange x = {.srv = srv, .st = st, .out = out};
+    scep_diag diag = {{0}};
+    scep_err e = scep_msg_open(srv->ctx, der, len, NULL, &x.req, &diag);
+    if (e != SCEP_OK) {
+        /* Nothing verified to answer to: an HTTP error. */
+        int status = scep_err_http_status(e);
+        reply_text(out, status == 200 ? 400 : status, diag.text[0] ? diag.text : scep_strerror(e));
+        return;
+    }
+    out->msg_type = (int)x.req->type;
+    snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", x.req->transaction_id);
+    e = scep_msg_check_time(x.req, time(NULL), srv->cfg.max_clock_skew);
+    if (e == SCEP_OK)
+        e = open_envelope(&x, &diag);
+    if (e != SCEP_OK)
+        fail(&x, e, diag.text[0] ? diag.text : NULL);
+    else
+        dispatch(&x);
+    OPENSSL_cleanse(x.password, sizeof(x.password));
+    scep_msg_free(x.req);
+}

@@ -1,0 +1,16 @@
+/* HTTP glue: libmicrohttpd requests in, service answers out, limits enforced here. */
+#ifndef SCEPD_HTTP_H
+#define SCEPD_HTTP_H
+
+#include "server.h"
+
+typedef struct http_server http_server;
+
+/* Starts listening on srv->cfg.listen with a worker pool. NULL with a message on failure. */
+http_server *http_start(server *srv, char *err, size_t errlen);
+/* Stops accepting, lets requests in flight finish (up to the request timeout), stops. */
+void http_stop(http_server *h);
+/* The port actually bound (useful with port 0). */
+unsigned http_port(const http_server *h);
+
+#endif

@@ -1,0 +1,57 @@
+/* What every request handler shares: configuration, the protocol context, the CA. Immutable
+ * while serving, so worker threads read it without locks. */
+#ifndef SCEPD_SERVER_H
+#define SCEPD_SERVER_H
+
+#include "scep/scep.h"
+
+#include "ca.h"
+#include "config.h"
+#include "store.h"
+
+typedef struct server {
+    config cfg;
+    scep_ctx *ctx;
+    authority ca;
+    scep_caps caps;
+    /* Answers that never change while serving, built once. */
+    char *caps_text;
+    size_t caps_len;
+    unsigned char *ca_body; /* GetCACert */
+    size_t ca_body_len;
+    const char *ca_body_type;
+    unsigned char *chain_body; /* GetCACertChain */
+    size_t chain_body_len;
+} server;
+
+/* Loads the CA and builds the fixed answers. Returns 0, or -1 with a message. */
+int server_init(server *srv, const config *cfg, char *err, size_t errlen);
+void server_free(server *srv);
+
+/* The answer to one HTTP request, and what the log line says about it. */
+typedef struct reply {
+    int http_status;
+    const char *content_type;
+    unsigned char *body; /* owned unless body_static */
+    size_t body_len;
+    int body_static;
+    /* For the log line. */
+    int msg_type;
+    char transaction_id[SCEP_MAX_TRANSACTION_ID + 1];
+    const char *outcome; /* "SUCCESS", "PENDING", "FAILURE", "ok", "error" */
+    int fail_info;
+    char detail[192];
+} reply;
+
+void reply_init(reply *r);
+void reply_free(reply *r);
+/* A plain-text HTTP error: status and a short sentence. */
+void reply_text(reply *r, int status, const char *text);
+
+/* Answers one SCEP operation. st is the calling thread's store handle. */
+void service_handle(const server *srv, store *st, const scep_http_request *req, reply *out);
+
+/* PKIOperation: decode, check, act, answer with a signed CertRep. */
+void enroll_handle(const server *srv, store *st, const unsigned char *der, size_t len, reply *out);
+
+#endif

@@ -1,0 +1,107 @@
+/* The store's front: choosing a backend by URI, names, and freeing records. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "store_sqlite.h"
+
+const char *request_state_name(request_state state)
+{
+    switch (state) {
+    case REQUEST_PENDING:
+        return "pending";
+    case REQUEST_APPROVED:
+        return "approved";
+    case REQUEST_REJECTED:
+        return "rejected";
+    case REQUEST_ISSUED:
+        return "issued";
+    }
+    return "unknown";
+}
+
+const char *cert_state_name(cert_state state)
+{
+    switch (state) {
+    case CERT_VALID:
+        return "valid";
+    case CERT_REVOKED:
+        return "revoked";
+    case CERT_SUPERSEDED:
+        return "superseded";
+    }
+    return "unknown";
+}
+
+void store_request_clear(store_request *r)
+{
+    if (r == NULL)
+        return;
+    free(r->csr_der);
+    memset(r, 0, sizeof(*r));
+}
+
+void store_cert_clear(store_cert *c)
+{
+    if (c == NULL)
+        return;
+    free(c->der);
+    memset(c, 0, sizeof(*c));
+}
+
+/* The length of an RFC 3986 scheme before ':' at the start of uri, or 0 when there is none
+ * (then uri is a plain path). */
+static size_t scheme_len(const char *uri)
+{
+    size_t i = 0;
+    if (!((uri[0] >= 'a' && uri[0] <= 'z') || (uri[0] >= 'A' && uri[0] <= 'Z')))
+        return 0;
+    for (i = 1; uri[i] != '\0' && uri[i] != ':'; i++) {
+        char c = uri[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '+' || c == '-' || c == '.';
+        if (!ok)
+            return 0;
+    }
+    return uri[i] == ':' ? i : 0;
+}
+
+static void set_err(char *err, size_t errlen, const char *what, const char *uri)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "store %.200s: %s", uri, what);
+}
+
+store *store_open(const char *uri, char *err, size_t errlen)
+{
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    if (uri == NULL || uri[0] == '\0') {
+        set_err(err, errlen, "empty store URI", "");
+        return NULL;
+    }
+    size_t n = scheme_len(uri);
+    if (n == 0)
+        return store_sqlite_open(uri, err, errlen);
+    if (n != 6 || strncmp(uri, "sqlite", 6) != 0) {
+        set_err(err, errlen, "unsupported store (expected sqlite:PATH or a path)", uri);
+        return NULL;
+    }
+    const char *path = uri + 7;
+    /* sqlite:///abs/path, the URL form with an empty host, names /abs/path. */
+    if (strncmp(path, "//", 2) == 0) {
+        if (path[2] != '/') {
+            set_err(err, errlen, "a host in a sqlite URI is not supported", uri);
+            return NULL;
+        }
+        path += 2;
+    }
+    return store_sqlite_open(path, err, errlen);
+}
+
+void store_close(store *s)
+{
+    if (s != NULL)
+        s->ops->destroy(s);
+}

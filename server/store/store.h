@@ -1,0 +1,150 @@
+/*
+ * The certificate store: enrollment requests, issued certificates, events. One small interface
+ * with a backend behind it (SQLite now, PostgreSQL later). It stores DER bytes and plain
+ * metadata, never OpenSSL objects, and keeps no state in process memory that another scepd
+ * process sharing the store would need: every answer comes from the database.
+ *
+ * Conventions: functions return store_status. Strings in records are NUL-terminated and
+ * truncated to their field size. Records returned through out-parameters are owned by the
+ * caller and freed with the matching *_clear() function. A store handle belongs to one thread;
+ * open one per worker thread (they all share the same database).
+ */
+#ifndef SCEPD_STORE_H
+#define SCEPD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum store_status {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = 1,
+    STORE_EXISTS = 2,   /* a unique key (transactionID, serial) is already taken */
+    STORE_CONFLICT = 3, /* the record is not in the state the operation expects */
+    STORE_BUSY = 4,     /* the database stayed locked longer than the busy timeout */
+    STORE_ERROR = 5,    /* I/O, corruption, schema: see store_last_error() */
+    STORE_NOMEM = 6,
+} store_status;
+
+typedef enum request_state {
+    REQUEST_PENDING = 0,  /* waiting for an operator */
+    REQUEST_APPROVED = 1, /* an operator approved; issued at the next poll */
+    REQUEST_REJECTED = 2, /* an operator rejected; answered FAILURE */
+    REQUEST_ISSUED = 3,   /* a certificate exists: cert_serial */
+} request_state;
+
+const char *request_state_name(request_state state);
+
+#define STORE_HEX_SERIAL 41   /* up to 20 bytes of serial in hex + NUL */
+#define STORE_KEY_ID 65       /* SHA-256 of the SubjectPublicKeyInfo, hex + NUL */
+#define STORE_TEXT 512
+#define STORE_TID 129
+
+/* An enrollment transaction (RFC 8894 section 3.3.1, draft Appendix E): one per
+ * transactionID, bound to the requester's public key. */
+typedef struct store_request {
+    int64_t id;
+    char transaction_id[STORE_TID];
+    char key_id[STORE_KEY_ID];
+    char subject[STORE_TEXT]; /* RFC 2253 text, for operators */
+    int message_type;         /* 19 PKCSReq, 17 RenewalReq */
+    request_state state;
+    unsigned char *csr_der;
+    size_t csr_len;
+    char cert_serial[STORE_HEX_SERIAL]; /* when ISSUED */
+    char reason[STORE_TEXT];            /* why rejected, for the failInfoText */
+    int64_t created_at;                 /* Unix seconds */
+    int64_t updated_at;
+} store_request;
+
+void store_request_clear(store_request *r);
+
+typedef enum cert_state {
+    CERT_VALID = 0,
+    CERT_REVOKED = 1,
+    CERT_SUPERSEDED = 2, /* renewed; still valid until revoked or expired */
+} cert_state;
+
+const char *cert_state_name(cert_state state);
+
+typedef struct store_cert {
+    char serial[STORE_HEX_SERIAL]; /* upper-case hex, unique */
+    char subject[STORE_TEXT];
+    char issuer[STORE_TEXT];
+    char key_id[STORE_KEY_ID];
+    char transaction_id[STORE_TID];
+    int64_t not_before;
+    int64_t not_after;
+    cert_state state;
+    int64_t revoked_at;
+    int revocation_reason; /* RFC 5280 CRLReason, -1 when not revoked */
+    int is_ca;             /* a CA certificate of this store (a generation), not an issued one */
+    unsigned char *der;
+    size_t der_len;
+} store_cert;
+
+void store_cert_clear(store_cert *c);
+
+/* Filters for listing certificates; zero values mean "any". */
+typedef struct cert_filter {
+    const char *subject_like; /* substring */
+    int only_valid;           /* not revoked and not expired at `now` */
+    int only_revoked;
+    int64_t now;
+    int limit; /* 0: no limit */
+} cert_filter;
+
+typedef int (*store_cert_fn)(void *arg, const store_cert *cert);
+typedef int (*store_request_fn)(void *arg, const store_request *req);
+
+typedef struct store store;
+
+/* The backend's operations. Each returns STORE_OK or an error. */
+typedef struct store_ops {
+    /* Inserts req as PENDING (its id, timestamps and state are set by the store) unless a
+     * request with the same transactionID exists; either way *out is the stored request (STORE_EXISTS when
+     * it was already there). Atomic under concurrent duplicates. */
+    store_status (*request_put)(store *s, const store_request *req, store_request *out);
+    store_status (*request_get)(store *s, const char *transaction_id, store_request *out);
+    store_status (*request_get_by_id)(store *s, int64_t id, store_request *out);
+    /* Moves request id from state `from` to `to` (STORE_CONFLICT when it is not in `from`),
+     * recording reason (may be NULL). */
+    store_status (*request_transition)(store *s, int64_t id, request_state from, request_state to,
+                                       const char *reason);
+    store_status (*request_list)(store *s, int only_pending, store_request_fn fn, void *arg);
+
+    /* Records cert and moves request id (0: no request) from `from` to ISSUED with its serial,
+     * in one transaction. STORE_EXISTS when the serial is taken (the caller draws a new one),
+     * STORE_CONFLICT when the request is no longer in `from` (another process issued). */
+    store_status (*cert_issue)(store *s, const store_cert *cert, int64_t request_id,
+                               request_state from);
+    store_status (*cert_get)(store *s, const char *serial, store_cert *out);
+    store_status (*cert_list)(store *s, const cert_filter *filter, store_cert_fn fn, void *arg);
+    /* A valid (not revoked, not expired at now) certificate with this subject, if any. */
+    store_status (*cert_find_valid_by_subject)(store *s, const char *subject, int64_t now,
+                                               store_cert *out);
+    store_status (*cert_set_state)(store *s, const char *serial, cert_state state,
+                                   int64_t revoked_at, int reason);
+
+    /* An audit line: what happened to which transaction or serial. */
+    store_status (*event_add)(store *s, const char *kind, const char *ref, const char *detail);
+
+    const char *(*last_error)(store *s);
+    void (*destroy)(store *s);
+} store_ops;
+
+struct store {
+    const store_ops *ops;
+};
+
+/*
+ * Opens the store named by uri: "sqlite:PATH" or a plain path (SQLite). Creates the database
+ * and migrates its schema to the current version. On failure returns NULL and writes a reason
+ * into err (may be NULL).
+ */
+store *store_open(const char *uri, char *err, size_t errlen);
+void store_close(store *s);
+
+/* The schema version this build writes. */
+#define STORE_SCHEMA_VERSION 1
+
+#endif

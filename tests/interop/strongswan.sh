@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# strongSwan's pki --scepca / --scep (Debian strongswan-pki 5.9.8) against scepd in RA mode.
+source "$(dirname "$0")/lib.sh"
+command -v pki > /dev/null || fail "pki is not installed (Debian package strongswan-pki)"
+
+# pki prints TPM plugin noise on every run; keep the logs readable.
+pki_quiet() { pki "$@" 2> >(grep -v -i tpm >&2); }
+
+CA=$WORK/ca
+new_ca "$CA" --ra
+start_scepd "$CA" --challenge s3cret
+cd "$WORK"
+
+pki_quiet --scepca --url "$URL" --caout ca.pem --raout ra.pem --outform pem > scepca.txt 2>&1 \
+  || fail "pki --scepca failed: $(tail -n 3 scepca.txt)"
+cmp -s <(openssl x509 -in ca.pem -outform DER) <(openssl x509 -in "$CA/ca.pem" -outform DER) \
+  || fail "GetCACert did not return our CA certificate"
+cmp -s <(openssl x509 -in ra.pem -outform DER) <(openssl x509 -in "$CA/ra.pem" -outform DER) \
+  || fail "GetCACert did not return our RA certificate"
+ok "pki --scepca gets the CA and RA certificates (degenerate PKCS#7)"
+
+# enroll NAME CIPHER DIGEST PASSWORD [more pki flags]: writes NAME.key and NAME.pem.
+enroll() {
+  local name=$1 cipher=$2 digest=$3 password=$4; shift 4
+  pki --gen --type rsa --size 2048 --outform pem > "$name.key" 2> /dev/null
+  timeout 60 pki --scep --url "$URL" --in "$name.key" --dn "CN=$name,O=Interop" \
+    --san "$name.example" --password "$password" --cacert-enc ra.pem --cacert-sig ra.pem \
+    --cacert ca.pem --cipher "$cipher" --digest "$digest" --outform pem "$@" \
+    > "$name.pem" 2> "$name.err"
+}
+
+enroll ss-aes aes sha256 s3cret || fail "AES + SHA-256 enrollment: $(grep -v -i tpm ss-aes.err | tail -n 3)"
+check_issued ss-aes.pem ss-aes.key ca.pem ss-aes
+openssl x509 -in ss-aes.pem -noout -ext subjectAltName | grep -q "DNS:ss-aes.example" \
+  || fail "the subjectAltName was not copied"
+ok "enrollment AES-128 + SHA-256 with challenge, SAN copied"
+
+enroll ss-des3 des3 sha1 s3cret || fail "3DES + SHA-1 enrollment: $(grep -v -i tpm ss-des3.err | tail -n 3)"
+check_issued ss-des3.pem ss-des3.key ca.pem ss-des3
+ok "enrollment 3DES + SHA-1 with challenge"
+
+enroll ss-sha512 aes sha512 s3cret || fail "AES + SHA-512 enrollment"
+check_issued ss-sha512.pem ss-sha512.key ca.pem ss-sha512
+ok "enrollment AES-128 + SHA-512 with challenge"
+
+if enroll ss-wrong aes sha256 wrong; then fail "a wrong challenge was accepted"; fi
+grep -q "badRequest" ss-wrong.err || fail "pki did not report badRequest: $(tail -n 2 ss-wrong.err)"
+[ ! -s ss-wrong.pem ] || fail "a certificate was written despite the wrong challenge"
+log_has "PKCSReq .* FAILURE failInfo=badRequest"
+ok "wrong challenge gives FAILURE badRequest and no certificate"
+
+# Manual approval: PENDING, pki polls with CertPoll, an operator approves, pki gets the cert.
+start_scepd "$CA" --challenge s3cret --approve manual
+enroll ss-manual aes sha256 s3cret --interval 1 --maxpolltime 50 &
+POLLER=$!
+for _ in $(seq 1 50); do
+  "$SCEPD" pending --dir "$CA" | grep -q "CN=ss-manual" && break
+  sleep 0.2
+done
+"$SCEPD" pending --dir "$CA" | grep -q "CN=ss-manual" || fail "the request did not appear in scepd pending"
+sleep 1.5   # let pki poll at least once while pending
+"$SCEPD" approve --dir "$CA" --all > approve.txt || fail "scepd approve failed"
+wait "$POLLER" || fail "pki did not get the certificate after approval: $(tail -n 3 ss-manual.err)"
+check_issued ss-manual.pem ss-manual.key ca.pem ss-manual
+log_has "POST PKIOperation CertPoll .* PENDING"
+log_has "POST PKIOperation CertPoll .* SUCCESS"
+ok "manual approval: PENDING, CertPoll while pending, approve, SUCCESS"
+
+# Manual rejection: pki receives FAILURE while polling.
+enroll ss-reject aes sha256 s3cret --interval 1 --maxpolltime 30 &
+POLLER=$!
+for _ in $(seq 1 50); do
+  ID=$("$SCEPD" pending --dir "$CA" | awk '/CN=ss-reject/ {print $1}')
+  [ -n "$ID" ] && break
+  sleep 0.2
+done
+[ -n "$ID" ] || fail "the request to reject did not appear"
+"$SCEPD" reject --dir "$CA" "$ID" --reason "not on the device list" > /dev/null || fail "scepd reject failed"
+if wait "$POLLER"; then fail "pki succeeded after a rejection"; fi
+log_has "CertPoll .* FAILURE failInfo=badRequest .*not on the device list"
+ok "manual rejection: the poller gets FAILURE with the operator's reason"
+finish
