@@ -34,8 +34,8 @@ typedef enum request_state {
 
 const char *request_state_name(request_state state);
 
-#define STORE_HEX_SERIAL 41   /* up to 20 bytes of serial in hex + NUL */
-#define STORE_KEY_ID 65       /* SHA-256 of the SubjectPublicKeyInfo, hex + NUL */
+#define STORE_HEX_SERIAL 41 /* up to 20 bytes of serial in hex + NUL */
+#define STORE_KEY_ID 65     /* SHA-256 of the SubjectPublicKeyInfo, hex + NUL */
 #define STORE_TEXT 512
 #define STORE_TID 129
 
@@ -101,8 +101,8 @@ typedef struct store store;
 /* The backend's operations. Each returns STORE_OK or an error. */
 typedef struct store_ops {
     /* Inserts req as PENDING (its id, timestamps and state are set by the store) unless a
-     * request with the same transactionID exists; either way *out is the stored request (STORE_EXISTS when
-     * it was already there). Atomic under concurrent duplicates. */
+     * request with the same transactionID exists; either way *out is the stored request
+     * (STORE_EXISTS when it was already there). Atomic under concurrent duplicates. */
     store_status (*request_put)(store *s, const store_request *req, store_request *out);
     store_status (*request_get)(store *s, const char *transaction_id, store_request *out);
     store_status (*request_get_by_id)(store *s, int64_t id, store_request *out);
