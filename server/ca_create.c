@@ -1,5 +1,7 @@
 #include "ca_create.h"
 
+#include "scep/scep.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -22,49 +24,10 @@ EVP_PKEY *ca_generate_key(const char *spec)
     return NULL;
 }
 
-/* Splits text at unescaped separators and adds each "TYPE=value" to name. */
-static int add_components(X509_NAME *name, const char *text, char sep)
-{
-    char part[512];
-    size_t n = 0;
-    for (const char *p = text;; p++) {
-        if (*p == '\\' && p[1] != '\0') {
-            p++;
-        } else if (*p == sep || *p == '\0') {
-            part[n] = '\0';
-            char *eq = strchr(part, '=');
-            if (n > 0 && (eq == NULL || eq == part || eq[1] == '\0'))
-                return -1;
-            if (n > 0) {
-                *eq = '\0';
-                if (!X509_NAME_add_entry_by_txt(name, part, MBSTRING_UTF8,
-                                                (unsigned char *)(eq + 1), -1, -1, 0))
-                    return -1;
-            }
-            n = 0;
-            if (*p == '\0')
-                return 0;
-            continue;
-        }
-        if (n + 1 >= sizeof(part))
-            return -1;
-        if (n == 0 && *p == ' ')
-            continue;
-        part[n++] = *p;
-    }
-}
-
 X509_NAME *ca_parse_name(const char *text)
 {
-    X509_NAME *name = X509_NAME_new();
-    if (name == NULL)
-        return NULL;
-    int rc = text[0] == '/' ? add_components(name, text + 1, '/') : add_components(name, text, ',');
-    if (rc != 0 || X509_NAME_entry_count(name) == 0) {
-        X509_NAME_free(name);
-        return NULL;
-    }
-    return name;
+    X509_NAME *name = NULL;
+    return scep_name_parse(text, &name) == SCEP_OK ? name : NULL;
 }
 
 static int set_serial(X509 *cert)

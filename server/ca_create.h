@@ -9,8 +9,7 @@
 /* "rsa:2048", "rsa:3072", "rsa:4096", "ec:P-256", "ec:P-384". NULL when unknown. */
 EVP_PKEY *ca_generate_key(const char *spec);
 
-/* "CN=Example CA,O=Example" or "/CN=Example CA/O=Example"; backslash escapes a separator.
- * NULL when malformed. */
+/* A distinguished name from text (scep_name_parse); NULL when malformed. */
 X509_NAME *ca_parse_name(const char *text);
 
 /* A self-signed CA certificate. */

@@ -74,6 +74,13 @@ SCEP_WUR scep_err scep_selfsigned_signer(const scep_ctx *ctx, EVP_PKEY *key,
                                          const X509_NAME *subject, int days, scep_digest digest,
                                          X509 **out);
 
+/*
+ * Parses a distinguished name as users write it: "CN=Example CA,O=Example" or
+ * "/CN=Example CA/O=Example"; a backslash escapes a separator. Caller frees *out with
+ * X509_NAME_free(). SCEP_E_INVALID_ARG when malformed or an attribute type is unknown.
+ */
+SCEP_WUR scep_err scep_name_parse(const char *text, X509_NAME **out);
+
 /* What a client puts in its CSR. All pointer fields may be NULL. */
 typedef struct scep_csr_params {
     const X509_NAME *subject;
