@@ -27,6 +27,9 @@ void config_defaults(config *c, const char *dir)
     c->copy_ext_key_usage = 1;
     c->unique_subject = 0;
     c->getcacert_include_ca = 1;
+    c->renewal_window_pct = 50;
+    c->renewal_same_subject = 1;
+    c->renewal_approve = APPROVE_AUTO;
     c->max_body = 256 * 1024;
     c->max_connections = 512;
     c->request_timeout = 30;
@@ -59,6 +62,29 @@ static int parse_long(const char *v, long min, long max, long *out)
     return 0;
 }
 
+/* "50%": from half the lifetime ("0%": any time); "30d": from 30 days before expiry. */
+static int parse_window(config *c, const char *v)
+{
+    size_t n = strlen(v);
+    char number[16];
+    long value = 0;
+    if (n < 2 || n > sizeof(number))
+        return -1;
+    memcpy(number, v, n - 1);
+    number[n - 1] = '\0';
+    if (v[n - 1] == '%' && parse_long(number, 0, 100, &value) == 0) {
+        c->renewal_window_pct = (int)value;
+        c->renewal_window_days = 0;
+        return 0;
+    }
+    if (v[n - 1] == 'd' && parse_long(number, 1, 36500, &value) == 0) {
+        c->renewal_window_days = (int)value;
+        c->renewal_window_pct = 0;
+        return 0;
+    }
+    return -1;
+}
+
 static int set_text(char *field, size_t size, const char *value)
 {
     size_t n = strlen(value);
@@ -68,7 +94,7 @@ static int set_text(char *field, size_t size, const char *value)
     return 0;
 }
 
-typedef enum kind { K_TEXT, K_BOOL, K_INT, K_SIZE, K_LONG, K_APPROVE, K_LOGFMT } kind;
+typedef enum kind { K_TEXT, K_BOOL, K_INT, K_SIZE, K_LONG, K_APPROVE, K_LOGFMT, K_WINDOW } kind;
 
 typedef struct option_row {
     const char *key;
@@ -101,6 +127,11 @@ static const option_row options[] = {
     TEXT("challenge", challenge),
     TEXT("challenge_file", challenge_file),
     {"approve", K_APPROVE, offsetof(config, approve), 0, 0, 0},
+    {"renewal_approve", K_APPROVE, offsetof(config, renewal_approve), 0, 0, 0},
+    {"renewal_window", K_WINDOW, 0, 0, 0, 0},
+    BOOL("renewal_same_subject", renewal_same_subject),
+    BOOL("renewal_new_key", renewal_new_key),
+    BOOL("renewal_revoke_old", renewal_revoke_old),
     BOOL("legacy_algorithms", legacy_algorithms),
     {"log_format", K_LOGFMT, offsetof(config, log_format), 0, 0, 0},
     INT("validity_days", validity_days, 1, 36500),
@@ -142,8 +173,10 @@ static int set_by_row(config *c, const option_row *row, const char *value)
     case K_APPROVE:
         if (strcmp(value, "auto") && strcmp(value, "manual"))
             return -1;
-        c->approve = strcmp(value, "auto") ? APPROVE_MANUAL : APPROVE_AUTO;
+        *(approve_mode *)(void *)base = strcmp(value, "auto") ? APPROVE_MANUAL : APPROVE_AUTO;
         return 0;
+    case K_WINDOW:
+        return parse_window(c, value);
     case K_LOGFMT:
         if (strcmp(value, "text") && strcmp(value, "json"))
             return -1;
@@ -269,6 +302,11 @@ int config_write(const config *c, const char *path)
             "# Issuance profile\n"
             "validity_days = %d\nmin_rsa_bits = %d\nallow_ec = yes\ncopy_san = yes\n"
             "copy_key_usage = yes\ncopy_ext_key_usage = yes\nunique_subject = no\n\n"
+            "# Renewal: a request signed by a certificate this CA issued\n"
+            "# renewal_window: from a share of the lifetime (50%%), or days before expiry (30d)\n"
+            "renewal_window = 50%%\n"
+            "renewal_same_subject = yes\nrenewal_new_key = no\nrenewal_revoke_old = no\n"
+            "renewal_approve = auto\n\n"
             "# HTTP\n"
             "threads = 0\nmax_body = %zu\nmax_connections = %d\nrequest_timeout = %d\n",
             c->store, c->listen, c->approve == APPROVE_AUTO ? "auto" : "manual",

@@ -35,6 +35,15 @@ typedef struct config {
     int copy_ext_key_usage;
     int unique_subject; /* refuse a new key for a subject with a valid certificate */
 
+    /* Renewal (a request signed by a certificate this CA issued). The window opens at
+     * renewal_window_pct of the lifetime, or renewal_window_days before expiry. */
+    int renewal_window_pct;  /* 0 when given in days */
+    int renewal_window_days; /* 0 when given as a share */
+    int renewal_same_subject;
+    int renewal_new_key;
+    int renewal_revoke_old;
+    approve_mode renewal_approve;
+
     /* GetCACert in RA mode: include the CA (and chain) with the RA certificate. */
     int getcacert_include_ca;
 

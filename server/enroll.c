@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "renewal.h"
 #include "server.h"
 
 typedef struct exchange {
@@ -18,6 +19,9 @@ typedef struct exchange {
     scep_msg *req;
     reply *out;
     char password[CONFIG_SECRET]; /* the CSR's challenge, for replies to EC requesters */
+    X509 *renewing;               /* the certificate being renewed (borrowed), or NULL */
+    char key[STORE_TID];          /* the transaction's key in the store */
+    char why[192];                /* room for a composed failInfoText */
 } exchange;
 
 static void answer(exchange *x, scep_pki_status status, int fail_info, const char *text, X509 *cert)
@@ -87,6 +91,37 @@ static void answer_issued(exchange *x, const char *serial)
 
 static void resume(exchange *x, const store_request *r);
 
+/*
+ * The store key of this transaction. Clients derive transactionIDs from the public key
+ * (micromdm, strongSwan), so a renewal with the same key repeats the first enrollment's ID;
+ * keying renewals by ID and renewed serial keeps each renewal its own transaction while a
+ * resend of the same renewal still finds it.
+ */
+static void set_store_key(exchange *x, X509 *renewing)
+{
+    if (renewing == NULL) {
+        snprintf(x->key, sizeof(x->key), "%s", x->req->transaction_id);
+        return;
+    }
+    char serial[STORE_HEX_SERIAL];
+    ca_serial_hex(renewing, serial, sizeof(serial));
+    snprintf(x->key, sizeof(x->key), "%s~%s", x->req->transaction_id, serial);
+}
+
+/* The renewed certificate is superseded (or, by policy, revoked as superseded). */
+static void supersede(exchange *x)
+{
+    char serial[STORE_HEX_SERIAL];
+    ca_serial_hex(x->renewing, serial, sizeof(serial));
+    int revoke = x->srv->cfg.renewal_revoke_old;
+    store_status s = x->st->ops->cert_set_state(
+        x->st, serial, revoke ? CERT_REVOKED : CERT_SUPERSEDED, revoke ? (int64_t)time(NULL) : 0,
+        revoke ? 4 /* superseded */ : -1);
+    if (s == STORE_OK)
+        x->st->ops->event_add(x->st, revoke ? "revoke" : "supersede", serial,
+                              x->req->transaction_id);
+}
+
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
 static void issue(exchange *x, const store_request *r)
 {
@@ -105,6 +140,8 @@ static void issue(exchange *x, const store_request *r)
         rec.der_len = n > 0 ? (size_t)n : 0;
         store_status s = x->st->ops->cert_issue(x->st, &rec, r->id, REQUEST_APPROVED);
         OPENSSL_free(der);
+        if (s == STORE_OK && x->renewing != NULL)
+            supersede(x);
         if (s == STORE_OK)
             answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
         X509_free(cert);
@@ -168,15 +205,30 @@ static int issued_by_us(const server *srv, X509 *cert)
     return ok;
 }
 
-/* The signer must be the requester itself (self-signed, same key) or a certificate we issued. */
-static const char *signer_problem(exchange *x)
+/*
+ * The signer must be the requester itself (self-signed, same key: an initial enrollment) or a
+ * certificate this CA issued (a renewal, which the renewal policy must allow).
+ */
+static const char *signer_problem(exchange *x, scep_err *err)
 {
     X509 *signer = x->req->signer_cert;
-    if (is_self_signed(signer))
+    *err = SCEP_E_UNTRUSTED_SIGNER;
+    set_store_key(x, NULL);
+    if (is_self_signed(signer)) {
+        if (x->req->type == SCEP_MSG_RENEWAL_REQ) {
+            *err = SCEP_E_BAD_CSR;
+            return "a RenewalReq must be signed by the certificate it renews";
+        }
         return EVP_PKEY_eq(X509_get0_pubkey(signer), X509_REQ_get0_pubkey(x->req->csr)) == 1
                    ? NULL
                    : "the self-signed signer's key is not the request's key";
-    return issued_by_us(x->srv, signer) ? NULL : "the signer certificate was not issued by this CA";
+    }
+    if (!issued_by_us(x->srv, signer))
+        return "the signer certificate was not issued by this CA";
+    x->renewing = signer;
+    set_store_key(x, signer);
+    return renewal_problem(x->srv, x->st, signer, x->req->csr, time(NULL), err, x->why,
+                           sizeof(x->why));
 }
 
 static scep_err key_policy(const config *c, EVP_PKEY *key, const char **why)
@@ -198,6 +250,9 @@ static int challenge_ok(exchange *x)
 {
     const char *want = x->srv->cfg.challenge;
     if (want[0] == '\0')
+        return 1;
+    /* A renewal is vouched for by the certificate; a challenge it carries must still be right. */
+    if (x->renewing != NULL && x->password[0] == '\0')
         return 1;
     size_t n = strlen(want);
     return strlen(x->password) == n && CRYPTO_memcmp(x->password, want, n) == 0;
@@ -239,7 +294,7 @@ static void new_request(exchange *x, const char *key_id)
         return;
     }
     store_request r = {0}, stored = {0};
-    snprintf(r.transaction_id, sizeof(r.transaction_id), "%s", x->req->transaction_id);
+    snprintf(r.transaction_id, sizeof(r.transaction_id), "%s", x->key);
     snprintf(r.key_id, sizeof(r.key_id), "%s", key_id);
     ca_name_text(X509_REQ_get_subject_name(x->req->csr), r.subject, sizeof(r.subject));
     if (overlapping(x, r.subject)) {
@@ -253,14 +308,15 @@ static void new_request(exchange *x, const char *key_id)
     r.csr_len = n > 0 ? (size_t)n : 0;
     store_status s = x->st->ops->request_put(x->st, &r, &stored);
     OPENSSL_free(der);
-    if (s == STORE_OK && x->srv->cfg.approve == APPROVE_AUTO) {
+    approve_mode mode = x->renewing ? x->srv->cfg.renewal_approve : x->srv->cfg.approve;
+    if (s == STORE_OK && mode == APPROVE_AUTO) {
         s = x->st->ops->request_transition(x->st, stored.id, REQUEST_PENDING, REQUEST_APPROVED,
                                            NULL);
         if (s == STORE_OK)
             stored.state = REQUEST_APPROVED;
         else if (s == STORE_CONFLICT) {
             store_request_clear(&stored);
-            s = x->st->ops->request_get(x->st, x->req->transaction_id, &stored);
+            s = x->st->ops->request_get(x->st, x->key, &stored);
         }
     }
     if (s == STORE_OK || s == STORE_EXISTS)
@@ -272,9 +328,10 @@ static void new_request(exchange *x, const char *key_id)
 
 static void on_enrollment(exchange *x)
 {
-    const char *why = signer_problem(x);
+    scep_err err;
+    const char *why = signer_problem(x, &err);
     if (why != NULL) {
-        fail(x, SCEP_E_UNTRUSTED_SIGNER, why);
+        fail(x, err, why);
         return;
     }
     if (scep_csr_challenge_password(x->req->csr, x->password, sizeof(x->password)) != SCEP_OK)
@@ -282,7 +339,7 @@ static void on_enrollment(exchange *x)
     char key_id[STORE_KEY_ID];
     ca_key_id(X509_REQ_get0_pubkey(x->req->csr), key_id, sizeof(key_id));
     store_request existing = {0};
-    store_status s = x->st->ops->request_get(x->st, x->req->transaction_id, &existing);
+    store_status s = x->st->ops->request_get(x->st, x->key, &existing);
     if (s == STORE_OK && strcmp(existing.key_id, key_id) != 0)
         fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another key");
     else if (s == STORE_OK && !challenge_ok(x))
@@ -298,8 +355,10 @@ static void on_enrollment(exchange *x)
 
 static void on_poll(exchange *x)
 {
+    X509 *signer = x->req->signer_cert;
+    set_store_key(x, !is_self_signed(signer) && issued_by_us(x->srv, signer) ? signer : NULL);
     store_request r = {0};
-    store_status s = x->st->ops->request_get(x->st, x->req->transaction_id, &r);
+    store_status s = x->st->ops->request_get(x->st, x->key, &r);
     char key_id[STORE_KEY_ID];
     ca_key_id(X509_get0_pubkey(x->req->signer_cert), key_id, sizeof(key_id));
     if (s == STORE_NOT_FOUND)

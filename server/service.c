@@ -50,7 +50,8 @@ static scep_caps configured_caps(const config *c)
 {
     /* SHA-384 too: strongSwan 5.9.8 accepts AES only when it sees SHA-384 (INTEROP.md). */
     scep_caps caps = SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION | SCEP_CAP_SHA1 |
-                     SCEP_CAP_SHA256 | SCEP_CAP_SHA384 | SCEP_CAP_SHA512 | SCEP_CAP_SCEP_STANDARD;
+                     SCEP_CAP_RENEWAL | SCEP_CAP_SHA256 | SCEP_CAP_SHA384 | SCEP_CAP_SHA512 |
+                     SCEP_CAP_SCEP_STANDARD;
     (void)c;
     return caps;
 }

@@ -37,7 +37,7 @@ const char *request_state_name(request_state state);
 #define STORE_HEX_SERIAL 41 /* up to 20 bytes of serial in hex + NUL */
 #define STORE_KEY_ID 65     /* SHA-256 of the SubjectPublicKeyInfo, hex + NUL */
 #define STORE_TEXT 512
-#define STORE_TID 129
+#define STORE_TID 192 /* a transactionID, or "TID~SERIAL" for a renewal */
 
 /* An enrollment transaction (RFC 8894 section 3.3.1, draft Appendix E): one per
  * transactionID, bound to the requester's public key. */

@@ -28,6 +28,18 @@ cmp -s <(openssl x509 -in cert.pem -noout -serial) <(openssl x509 -in cert2.pem 
   || fail "a repeated request got another certificate"
 ok "a repeated PKCSReq returns the same certificate and issues nothing new"
 
+# Renewal with -certificate: a RenewalReq signed by the issued certificate, same key.
+start_scepd "$CA" --challenge s3cret --legacy-algorithms --set renewal_window=0%
+cp cert.pem old.pem
+timeout 30 scepclient -server-url "$URL" -challenge s3cret -private-key key.pem \
+  -certificate cert.pem -cn mm-device -organization Interop > renew.txt 2>&1 \
+  || fail "scepclient renewal failed: $(tail -n 3 renew.txt)"
+log_has "POST PKIOperation RenewalReq .* SUCCESS"
+cmp -s <(openssl x509 -in old.pem -noout -serial) <(openssl x509 -in cert.pem -noout -serial) \
+  && fail "the renewal did not write a new certificate"
+check_issued cert.pem key.pem "$CA/ca.pem" mm-device
+ok "renewal with -certificate (RenewalReq, same key) gives a new certificate"
+
 # A wrong challenge: FAILURE, reported by the client, nothing issued.
 mkdir "$WORK/bad" && cd "$WORK/bad"
 if timeout 30 scepclient -server-url "$URL" -challenge wrong -private-key key.pem \

@@ -49,6 +49,28 @@ grep -q "badRequest" ss-wrong.err || fail "pki did not report badRequest: $(tail
 log_has "PKCSReq .* FAILURE failInfo=badRequest"
 ok "wrong challenge gives FAILURE badRequest and no certificate"
 
+# Renewal with RenewalReq signed by the old certificate, a new key, no challenge.
+start_scepd "$CA" --challenge s3cret --set renewal_window=0%
+pki --gen --type rsa --size 2048 --outform pem > ss-renewed.key 2> /dev/null
+timeout 60 pki --scep --url "$URL" --in ss-renewed.key --dn "CN=ss-aes,O=Interop" \
+  --cacert-enc ra.pem --cacert-sig ra.pem --cacert ca.pem --cert ss-aes.pem --key ss-aes.key \
+  --outform pem > ss-renewed.pem 2> ss-renewed.err \
+  || fail "RenewalReq renewal failed: $(grep -v -i tpm ss-renewed.err | tail -n 3)"
+check_issued ss-renewed.pem ss-renewed.key ca.pem ss-aes
+log_has "POST PKIOperation RenewalReq .* SUCCESS"
+OLD=$(openssl x509 -in ss-aes.pem -noout -serial | cut -d= -f2)
+"$SCEPD" certs --dir "$CA" | grep -q "^$OLD *superseded" || fail "the renewed certificate is not marked superseded"
+ok "renewal (RenewalReq signed by the old certificate, new key): new certificate, old one superseded"
+
+# A renewal before the window opens (default 50% of the lifetime) is refused with a reason.
+start_scepd "$CA" --challenge s3cret
+pki --gen --type rsa --size 2048 --outform pem > ss-early.key 2> /dev/null
+if timeout 60 pki --scep --url "$URL" --in ss-early.key --dn "CN=ss-des3,O=Interop" \
+  --cacert-enc ra.pem --cacert-sig ra.pem --cacert ca.pem --cert ss-des3.pem --key ss-des3.key \
+  --outform pem > ss-early.pem 2> ss-early.err; then fail "a renewal before its window was accepted"; fi
+log_has "RenewalReq .* FAILURE failInfo=badRequest .*renewal window opens"
+ok "renewal before the window opens gives FAILURE badRequest saying when it opens"
+
 # Manual approval: PENDING, pki polls with CertPoll, an operator approves, pki gets the cert.
 start_scepd "$CA" --challenge s3cret --approve manual
 enroll ss-manual aes sha256 s3cret --interval 1 --maxpolltime 50 &
