@@ -117,7 +117,11 @@ static store_status map_rc(int rc)
 
 static store_status db_fail(sqlite_store *s, int rc)
 {
-    set_error(s, "sqlite: %s (%s)", sqlite3_errmsg(s->db), sqlite3_errstr(rc));
+    const char *msg = sqlite3_errmsg(s->db), *code = sqlite3_errstr(rc);
+    if (strcmp(msg, code) == 0)
+        set_error(s, "sqlite: %s", msg);
+    else
+        set_error(s, "sqlite: %s (%s)", msg, code);
     return map_rc(rc);
 }
 
@@ -508,6 +512,8 @@ static store_status each_request(sqlite_store *s, sqlite3_stmt *st, store_reques
 static store_status sq_request_list(store *base, int only_pending, store_request_fn fn, void *arg)
 {
     sqlite_store *s = impl(base);
+    if (fn == NULL)
+        return misuse(s, "list without a callback");
     const char *sql = only_pending ? "SELECT " REQUEST_COLS
                                      " FROM requests WHERE state = 0 ORDER BY id"
                                    : "SELECT " REQUEST_COLS " FROM requests ORDER BY id";
@@ -724,6 +730,8 @@ static store_status sq_cert_list(store *base, const cert_filter *filter, store_c
     sqlite_store *s = impl(base);
     static const cert_filter any = {0};
     const cert_filter *f = filter != NULL ? filter : &any;
+    if (fn == NULL)
+        return misuse(s, "list without a callback");
     char *pattern = NULL;
     if (f->subject_like != NULL && f->subject_like[0] != '\0') {
         pattern = like_pattern(f->subject_like);
@@ -930,6 +938,10 @@ static store_status journal_wal(sqlite_store *s, int memory)
 
 static store_status configure(sqlite_store *s, int memory)
 {
+    if (sqlite3_db_readonly(s->db, "main") == 1) {
+        set_error(s, "the database file is read-only");
+        return STORE_ERROR;
+    }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_TIMEOUT_MS);
     /* A database file is not trusted with code: no writable schema, no functions in views. */
@@ -1029,6 +1041,10 @@ store *store_sqlite_open(const char *path, char *err, size_t errlen)
         err[0] = '\0';
     if (path == NULL || path[0] == '\0' || strnlen(path, MAX_PATH_BYTES) >= MAX_PATH_BYTES) {
         open_error(err, errlen, "", "empty or overlong path");
+        return NULL;
+    }
+    if (!sqlite3_threadsafe()) { /* one handle per thread needs a thread-safe SQLite */
+        open_error(err, errlen, path, "SQLite is built without thread support");
         return NULL;
     }
     int memory = strcmp(path, ":memory:") == 0;

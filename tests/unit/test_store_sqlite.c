@@ -632,6 +632,7 @@ static void test_request_transitions(void **state)
     /* Only cert_issue reaches ISSUED; unknown states are misuse. */
     assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, REQUEST_ISSUED, NULL),
                      STORE_ERROR);
+    assert_non_null(strstr(ops->last_error(s), "only cert_issue"));
     assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, (request_state)7, NULL),
                      STORE_ERROR);
     assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
@@ -668,6 +669,7 @@ static void test_request_list(void **state)
     collected first = {.stop_after = 1};
     assert_int_equal(s->ops->request_list(s, 0, collect_request, &first), STORE_OK);
     assert_int_equal(first.n, 1);
+    assert_int_equal(s->ops->request_list(s, 0, NULL, NULL), STORE_ERROR);
     store_close(s);
 }
 
@@ -799,6 +801,7 @@ static void test_cert_issue_bad_input(void **state)
     for (size_t i = 0; i < sizeof(bad_serials) / sizeof(bad_serials[0]); i++) {
         make_cert(&c, bad_serials[i], "CN=x", 900000, CERT_VALID);
         assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
+        assert_non_null(strstr(s->ops->last_error(s), "upper-case hex"));
     }
     make_cert(&c, "01", "CN=x", 900000, CERT_VALID);
     memset(c.serial, 'A', sizeof(c.serial)); /* 41 digits, no NUL */
@@ -859,6 +862,7 @@ static void test_cert_list_filters(void **state)
     collected first = {.stop_after = 1};
     assert_int_equal(s->ops->cert_list(s, NULL, collect_cert, &first), STORE_OK);
     assert_int_equal(first.n, 1);
+    assert_int_equal(s->ops->cert_list(s, NULL, NULL, NULL), STORE_ERROR);
     store_close(s);
 }
 
