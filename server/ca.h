@@ -43,6 +43,13 @@ void ca_fill_record(X509 *cert, const char *key_id, const char *transaction_id, 
 /* Seconds since the epoch of an ASN1_TIME (0 when unreadable). */
 int64_t ca_unix_time(const ASN1_TIME *t);
 
+/*
+ * A CRL of every revoked certificate in the store, numbered `number`, valid from now to
+ * next_update (Unix seconds), signed by the CA. NULL with a reason in err.
+ */
+X509_CRL *ca_make_crl(const authority *ca, store *st, int64_t number, int64_t now,
+                      int64_t next_update, char *err, size_t errlen);
+
 /* Hex of a certificate's serial (upper case), for the store. */
 void ca_serial_hex(const X509 *cert, char *buf, size_t buflen);
 /* SHA-256 of a public key's SubjectPublicKeyInfo, hex, for matching transactions to keys. */

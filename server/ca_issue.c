@@ -116,6 +116,11 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
                               : "critical,digitalSignature,keyAgreement");
     if (ok && !has_eku)
         ok = add_conf_ext(cert, ca_cert, NID_ext_key_usage, "clientAuth");
+    if (ok && c->crl_url[0] != '\0') {
+        char cdp[600];
+        snprintf(cdp, sizeof(cdp), "URI:%s", c->crl_url);
+        ok = add_conf_ext(cert, ca_cert, NID_crl_distribution_points, cdp);
+    }
     if (!ok)
         snprintf(err, errlen, "cannot build the certificate's extensions");
     return ok ? 0 : -1;

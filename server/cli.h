@@ -15,7 +15,8 @@ typedef struct command {
     int (*run)(int argc, char **argv);
 } command;
 
-extern const command cmd_init, cmd_serve, cmd_pending, cmd_approve, cmd_reject, cmd_certs, cmd_show;
+extern const command cmd_init, cmd_serve, cmd_pending, cmd_approve, cmd_reject, cmd_certs, cmd_show,
+    cmd_revoke, cmd_crl;
 
 /* Exit codes. */
 #define EXIT_USAGE 2

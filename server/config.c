@@ -28,6 +28,7 @@ void config_defaults(config *c, const char *dir)
     c->unique_subject = 0;
     c->getcacert_include_ca = 1;
     c->renewal_window_pct = 50;
+    c->crl_days = 7;
     c->renewal_same_subject = 1;
     c->renewal_approve = APPROVE_AUTO;
     c->max_body = 256 * 1024;
@@ -142,6 +143,8 @@ static const option_row options[] = {
     BOOL("copy_ext_key_usage", copy_ext_key_usage),
     BOOL("unique_subject", unique_subject),
     BOOL("getcacert_include_ca", getcacert_include_ca),
+    INT("crl_days", crl_days, 1, 3650),
+    TEXT("crl_url", crl_url),
     INT("threads", threads, 0, 256),
     {"max_body", K_SIZE, offsetof(config, max_body), 0, 1024, 16 * 1024 * 1024},
     INT("max_connections", max_connections, 1, 100000),
@@ -307,6 +310,9 @@ int config_write(const config *c, const char *path)
             "renewal_window = 50%%\n"
             "renewal_same_subject = yes\nrenewal_new_key = no\nrenewal_revoke_old = no\n"
             "renewal_approve = auto\n\n"
+            "# CRLs: each valid this many days; served at /crl/ca.crl and by GetCRL\n"
+            "crl_days = 7\n"
+            "# crl_url = http://ca.example/crl/ca.crl   (put in issued certificates)\n\n"
             "# HTTP\n"
             "threads = 0\nmax_body = %zu\nmax_connections = %d\nrequest_timeout = %d\n",
             c->store, c->listen, c->approve == APPROVE_AUTO ? "auto" : "manual",

@@ -44,6 +44,11 @@ typedef struct config {
     int renewal_revoke_old;
     approve_mode renewal_approve;
 
+    /* CRLs: validity of each CRL, and the URL published in issued certificates (empty: no
+     * CRL Distribution Points extension). */
+    int crl_days;
+    char crl_url[512];
+
     /* GetCACert in RA mode: include the CA (and chain) with the RA certificate. */
     int getcacert_include_ca;
 

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "crl.h"
 #include "renewal.h"
 #include "server.h"
 
@@ -24,22 +25,28 @@ typedef struct exchange {
     char why[192];                /* room for a composed failInfoText */
 } exchange;
 
-static void answer(exchange *x, scep_pki_status status, int fail_info, const char *text, X509 *cert)
+static void answer_with(exchange *x, scep_pki_status status, int fail_info, const char *text,
+                        X509 *cert, X509_CRL *crl)
 {
     STACK_OF(X509) *certs = cert ? sk_X509_new_null() : NULL;
+    STACK_OF(X509_CRL) *crls = crl ? sk_X509_CRL_new_null() : NULL;
     if (cert != NULL)
         sk_X509_push(certs, cert);
+    if (crl != NULL)
+        sk_X509_CRL_push(crls, crl);
     const authority *ca = &x->srv->ca;
     scep_reply_params rp = {.status = status,
                             .fail_info = fail_info,
                             .fail_info_text = text,
                             .certs = certs,
+                            .crls = crls,
                             .signer_cert = ca_reply_cert(ca),
                             .signer_key = ca_reply_key(ca),
                             .password = x->password[0] ? x->password : NULL};
     reply *out = x->out;
     scep_err e = scep_reply_encode(x->srv->ctx, x->req, &rp, &out->body, &out->body_len);
     sk_X509_free(certs);
+    sk_X509_CRL_free(crls);
     if (e != SCEP_OK) {
         reply_text(out, 500, "cannot build the CertRep");
         return;
@@ -49,6 +56,11 @@ static void answer(exchange *x, scep_pki_status status, int fail_info, const cha
     out->outcome = scep_pki_status_name(status);
     out->fail_info = status == SCEP_STATUS_FAILURE ? fail_info : SCEP_FAIL_INFO_NONE;
     snprintf(out->detail, sizeof(out->detail), "%s", text ? text : "");
+}
+
+static void answer(exchange *x, scep_pki_status status, int fail_info, const char *text, X509 *cert)
+{
+    answer_with(x, status, fail_info, text, cert, NULL);
 }
 
 static void fail(exchange *x, scep_err err, const char *text)
@@ -399,6 +411,28 @@ static void on_get_cert(exchange *x)
     X509_free(cert);
 }
 
+static void on_get_crl(exchange *x)
+{
+    if (X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->srv->ca.cert)) != 0) {
+        fail(x, SCEP_E_BAD_CERT_ID, "no CRL for that issuer");
+        return;
+    }
+    store_crl rec = {0};
+    char err[256];
+    if (crl_current(&x->srv->ca, &x->srv->cfg, x->st, 0, &rec, err, sizeof(err)) != 0) {
+        reply_text(x->out, 503, err);
+        return;
+    }
+    const unsigned char *p = rec.der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)rec.der_len);
+    if (crl == NULL)
+        reply_text(x->out, 503, "the stored CRL is unreadable");
+    else
+        answer_with(x, SCEP_STATUS_SUCCESS, 0, NULL, NULL, crl);
+    X509_CRL_free(crl);
+    store_crl_clear(&rec);
+}
+
 static void dispatch(exchange *x)
 {
     switch (x->req->type) {
@@ -413,7 +447,7 @@ static void dispatch(exchange *x)
         on_get_cert(x);
         return;
     case SCEP_MSG_GET_CRL:
-        fail(x, SCEP_E_BAD_CSR, "this CA publishes no CRL");
+        on_get_crl(x);
         return;
     default:
         fail(x, SCEP_E_UNKNOWN_MSG_TYPE, "a CertRep is not a request");

@@ -24,6 +24,7 @@ struct http_server {
 /* What is known about one request while its body arrives. */
 typedef struct http_req {
     char *query; /* raw, not percent-decoded; "" when none */
+    int is_crl;  /* the path asks for the CRL (.../crl/ca.crl) */
     unsigned char *body;
     size_t body_len;
     int started;
@@ -62,6 +63,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     const char *q = strchr(uri, '?');
     r->query = strdup(q ? q + 1 : "");
+    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
+    static const char crl_path[] = "/crl/ca.crl";
+    r->is_crl = path_len >= sizeof(crl_path) - 1 && memcmp(uri + path_len - (sizeof(crl_path) - 1),
+                                                           crl_path, sizeof(crl_path) - 1) == 0;
     return r;
 }
 
@@ -143,6 +148,15 @@ static void handle(http_server *h, const char *method, http_req *r, reply *rep, 
     scep_http_request_clear(&req);
 }
 
+static void serve_crl(http_server *h, reply *rep)
+{
+    store *st = thread_store(h);
+    if (st == NULL)
+        reply_text(rep, 503, "certificate store unavailable");
+    else
+        service_crl(h->srv, st, rep);
+}
+
 static double elapsed_ms(const struct timespec *start)
 {
     struct timespec now;
@@ -161,6 +175,8 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
         reply_text(&rep, 405, "only GET and POST are supported");
     else if (r->too_large)
         reply_text(&rep, 413, "request body too large");
+    else if (r->is_crl && strcmp(method, "POST") != 0)
+        serve_crl(h, &rep);
     else
         handle(h, method, r, &rep, &op);
     char peer[64];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crl.h"
 #include "server.h"
 
 void reply_init(reply *r)
@@ -142,4 +143,22 @@ void service_handle(const server *srv, store *st, const scep_http_request *req, 
         reply_text(out, 400, "unknown operation");
         return;
     }
+}
+
+void service_crl(const server *srv, store *st, reply *out)
+{
+    store_crl rec = {0};
+    char err[256];
+    if (crl_current(&srv->ca, &srv->cfg, st, 0, &rec, err, sizeof(err)) != 0) {
+        reply_text(out, 503, err);
+        return;
+    }
+    reply_free(out);
+    out->body = OPENSSL_memdup(rec.der, rec.der_len);
+    out->body_len = out->body ? rec.der_len : 0;
+    out->body_static = 0;
+    out->http_status = out->body ? 200 : 500;
+    out->content_type = SCEP_CT_CRL;
+    out->outcome = "ok";
+    store_crl_clear(&rec);
 }

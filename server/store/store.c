@@ -105,3 +105,9 @@ void store_close(store *s)
     if (s != NULL)
         s->ops->destroy(s);
 }
+
+void store_crl_clear(store_crl *c)
+{
+    free(c->der);
+    memset(c, 0, sizeof(*c));
+}

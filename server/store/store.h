@@ -4,10 +4,12 @@
  * metadata, never OpenSSL objects, and keeps no state in process memory that another scepd
  * process sharing the store would need: every answer comes from the database.
  *
- * Conventions: functions return store_status. Strings in records are NUL-terminated and
- * truncated to their field size. Records returned through out-parameters are owned by the
- * caller and freed with the matching *_clear() function. A store handle belongs to one thread;
- * open one per worker thread (they all share the same database).
+ * Conventions: functions return store_status. Out-parameters are zeroed on entry (not freed:
+ * clear a reused record first). List callbacks see each record only during the call, stop the
+ * list by returning non-zero, and must not write through the same handle. Strings in records are
+ * NUL-terminated and truncated to their field size. Records returned through out-parameters are
+ * owned by the caller and freed with the matching *_clear() function. A store handle belongs to one
+ * thread; open one per worker thread (they all share the same database).
  */
 #ifndef SCEPD_STORE_H
 #define SCEPD_STORE_H
@@ -93,6 +95,26 @@ typedef struct cert_filter {
     int limit; /* 0: no limit */
 } cert_filter;
 
+/* A CRL the CA issued. Numbers only grow; the highest is the current one. */
+typedef struct store_crl {
+    int64_t number;
+    int64_t this_update;
+    int64_t next_update;
+    unsigned char *der;
+    size_t der_len;
+} store_crl;
+
+void store_crl_clear(store_crl *c);
+
+/* A one-time challenge password, kept only as a hash. */
+typedef struct store_challenge {
+    char hash[STORE_KEY_ID]; /* hex SHA-256 of the challenge */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at;                /* 0 while unused */
+    char subject_match[STORE_TEXT]; /* a POSIX extended regex, or empty for any subject */
+} store_challenge;
+
 typedef int (*store_cert_fn)(void *arg, const store_cert *cert);
 typedef int (*store_request_fn)(void *arg, const store_request *req);
 
@@ -125,6 +147,18 @@ typedef struct store_ops {
     store_status (*cert_set_state)(store *s, const char *serial, cert_state state,
                                    int64_t revoked_at, int reason);
 
+    /* Records a CRL; STORE_EXISTS when its number is taken (another process issued one). */
+    store_status (*crl_add)(store *s, const store_crl *crl);
+    /* The CRL with the highest number; STORE_NOT_FOUND when none was issued. */
+    store_status (*crl_latest)(store *s, store_crl *out);
+
+    /* Adds a one-time challenge (by hash); STORE_EXISTS when that hash is known. */
+    store_status (*challenge_add)(store *s, const store_challenge *c);
+    store_status (*challenge_get)(store *s, const char *hash, store_challenge *out);
+    /* Marks it used at `now` if it is unused and unexpired, atomically across processes;
+     * STORE_CONFLICT when it was used or expired, STORE_NOT_FOUND when unknown. */
+    store_status (*challenge_consume)(store *s, const char *hash, int64_t now);
+
     /* An audit line: what happened to which transaction or serial. */
     store_status (*event_add)(store *s, const char *kind, const char *ref, const char *detail);
 
@@ -145,6 +179,6 @@ store *store_open(const char *uri, char *err, size_t errlen);
 void store_close(store *s);
 
 /* The schema version this build writes. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 #endif

@@ -69,6 +69,19 @@ static const char *const migrations[] = {
     " detail TEXT NOT NULL DEFAULT '');"
     "PRAGMA application_id = 1396917584;" /* STORE_SQLITE_APPLICATION_ID */
     "PRAGMA user_version = 1;",
+    /* 1 -> 2: CRLs and one-time challenges. */
+    "CREATE TABLE crls ("
+    " number INTEGER PRIMARY KEY,"
+    " this_update INTEGER NOT NULL,"
+    " next_update INTEGER NOT NULL,"
+    " der BLOB NOT NULL);"
+    "CREATE TABLE challenges ("
+    " hash TEXT PRIMARY KEY NOT NULL CHECK (length(hash) = 64),"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " used_at INTEGER NOT NULL DEFAULT 0,"
+    " subject_match TEXT NOT NULL DEFAULT '');"
+    "PRAGMA user_version = 2;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -826,6 +839,156 @@ static store_status sq_cert_set_state(store *base, const char *serial, cert_stat
 
 /* ---- events ---- */
 
+/* CRLs. */
+
+static store_status sq_crl_add(store *base, const store_crl *crl)
+{
+    sqlite_store *s = impl(base);
+    if (crl == NULL || crl->der == NULL || crl->der_len == 0 ||
+        crl->der_len > STORE_SQLITE_MAX_BLOB)
+        return misuse(s, "CRL without DER");
+    sqlite3_stmt *st;
+    store_status ret = prepare(
+        s, "INSERT INTO crls (number, this_update, next_update, der) VALUES (?1, ?2, ?3, ?4)", &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_int(&b, crl->number);
+    bind_int(&b, crl->this_update);
+    bind_int(&b, crl->next_update);
+    bind_blob(&b, crl->der, crl->der_len);
+    ret = bind_done(s, &b);
+    if (ret != STORE_OK) {
+        sqlite3_finalize(st);
+        return ret;
+    }
+    return run(s, st, NULL);
+}
+
+static store_status sq_crl_latest(store *base, store_crl *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st;
+    store_status ret = prepare(
+        s, "SELECT number, this_update, next_update, der FROM crls ORDER BY number DESC LIMIT 1",
+        &st);
+    if (ret != STORE_OK)
+        return ret;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        ret = STORE_NOT_FOUND;
+    else if (rc != SQLITE_ROW)
+        ret = db_fail(s, rc);
+    else {
+        out->number = sqlite3_column_int64(st, 0);
+        out->this_update = sqlite3_column_int64(st, 1);
+        out->next_update = sqlite3_column_int64(st, 2);
+        if (col_blob(st, 3, &out->der, &out->der_len) != 0)
+            ret = nomem(s);
+    }
+    sqlite3_finalize(st);
+    if (ret != STORE_OK)
+        store_crl_clear(out);
+    return ret;
+}
+
+/* One-time challenges. */
+
+static int hash_ok(const char *hash)
+{
+    size_t n = hash ? strlen(hash) : 0;
+    return n == 64 && strspn(hash, "0123456789ABCDEF") == n;
+}
+
+static store_status sq_challenge_add(store *base, const store_challenge *c)
+{
+    sqlite_store *s = impl(base);
+    if (c == NULL || !hash_ok(c->hash))
+        return misuse(s, "challenge hash must be 64 upper-case hex digits");
+    sqlite3_stmt *st;
+    store_status ret =
+        prepare(s,
+                "INSERT INTO challenges (hash, created_at, expires_at, subject_match)"
+                " VALUES (?1, ?2, ?3, ?4)",
+                &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_text(&b, c->hash, STORE_KEY_ID);
+    bind_int(&b, c->created_at ? c->created_at : now_s());
+    bind_int(&b, c->expires_at);
+    bind_text(&b, c->subject_match, STORE_TEXT);
+    ret = bind_done(s, &b);
+    if (ret != STORE_OK) {
+        sqlite3_finalize(st);
+        return ret;
+    }
+    return run(s, st, NULL);
+}
+
+static store_status sq_challenge_get(store *base, const char *hash, store_challenge *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    if (!hash_ok(hash))
+        return STORE_NOT_FOUND;
+    sqlite3_stmt *st;
+    store_status ret = prepare(s,
+                               "SELECT hash, created_at, expires_at, used_at, subject_match"
+                               " FROM challenges WHERE hash = ?1",
+                               &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_text(&b, hash, STORE_KEY_ID);
+    ret = bind_done(s, &b);
+    int rc = ret == STORE_OK ? sqlite3_step(st) : SQLITE_ERROR;
+    if (ret == STORE_OK && rc == SQLITE_DONE)
+        ret = STORE_NOT_FOUND;
+    else if (ret == STORE_OK && rc != SQLITE_ROW)
+        ret = db_fail(s, rc);
+    else if (ret == STORE_OK) {
+        col_text(st, 0, out->hash, sizeof(out->hash));
+        out->created_at = sqlite3_column_int64(st, 1);
+        out->expires_at = sqlite3_column_int64(st, 2);
+        out->used_at = sqlite3_column_int64(st, 3);
+        col_text(st, 4, out->subject_match, sizeof(out->subject_match));
+    }
+    sqlite3_finalize(st);
+    return ret;
+}
+
+static store_status sq_challenge_consume(store *base, const char *hash, int64_t now)
+{
+    sqlite_store *s = impl(base);
+    if (!hash_ok(hash))
+        return STORE_NOT_FOUND;
+    sqlite3_stmt *st;
+    /* One UPDATE decides: of two processes consuming at once, exactly one changes the row. */
+    store_status ret = prepare(s,
+                               "UPDATE challenges SET used_at = ?2"
+                               " WHERE hash = ?1 AND used_at = 0 AND expires_at > ?2",
+                               &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_text(&b, hash, STORE_KEY_ID);
+    bind_int(&b, now > 0 ? now : 1);
+    ret = bind_done(s, &b);
+    if (ret != STORE_OK) {
+        sqlite3_finalize(st);
+        return ret;
+    }
+    int changes = 0;
+    ret = run(s, st, &changes);
+    if (ret != STORE_OK || changes == 1)
+        return ret;
+    store_challenge c;
+    ret = sq_challenge_get(base, hash, &c);
+    return ret == STORE_OK ? STORE_CONFLICT : ret;
+}
+
 static store_status sq_event_add(store *base, const char *kind, const char *ref, const char *detail)
 {
     sqlite_store *s = impl(base);
@@ -876,6 +1039,11 @@ static const store_ops sqlite_ops = {
     .cert_list = sq_cert_list,
     .cert_find_valid_by_subject = sq_cert_find_valid_by_subject,
     .cert_set_state = sq_cert_set_state,
+    .crl_add = sq_crl_add,
+    .crl_latest = sq_crl_latest,
+    .challenge_add = sq_challenge_add,
+    .challenge_get = sq_challenge_get,
+    .challenge_consume = sq_challenge_consume,
     .event_add = sq_event_add,
     .last_error = sq_last_error,
     .destroy = sq_destroy,

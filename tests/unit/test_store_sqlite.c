@@ -336,13 +336,16 @@ static void test_newer_schema_refused(void **state)
     char path[256], err[512];
     db_path(path, sizeof(path), "newer");
     store_close(open_ok(path));
-    raw_exec(path, "PRAGMA user_version = 2");
+    char newer[64], expect[64];
+    snprintf(newer, sizeof(newer), "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+    snprintf(expect, sizeof(expect), "schema version %d is newer", STORE_SCHEMA_VERSION + 1);
+    raw_exec(path, newer);
 
     assert_null(store_open(path, err, sizeof(err)));
-    if (strstr(err, "schema version 2 is newer") == NULL || strstr(err, path) == NULL)
+    if (strstr(err, expect) == NULL || strstr(err, path) == NULL)
         fail_msg("unclear error: %s", err);
     assert_null(store_open(path, NULL, 0));
-    assert_int_equal(raw_int(path, "PRAGMA user_version"), 2); /* left as it was */
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION + 1);
 }
 
 static void test_foreign_database_refused(void **state)
@@ -1318,6 +1321,62 @@ static void test_names_and_clear(void **state)
     store_close(NULL);
 }
 
+static void test_crls(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "crls");
+    store *s = open_ok(path);
+    store_crl out;
+    assert_int_equal(s->ops->crl_latest(s, &out), STORE_NOT_FOUND);
+    unsigned char der1[] = {1, 2, 3}, der2[] = {4, 5, 6, 7};
+    store_crl c1 = {.number = 1, .this_update = 100, .next_update = 200, .der = der1, .der_len = 3};
+    store_crl c2 = {.number = 2, .this_update = 150, .next_update = 250, .der = der2, .der_len = 4};
+    assert_int_equal(s->ops->crl_add(s, &c1), STORE_OK);
+    assert_int_equal(s->ops->crl_add(s, &c2), STORE_OK);
+    assert_int_equal(s->ops->crl_add(s, &c1), STORE_EXISTS); /* numbers never repeat */
+    assert_int_equal(s->ops->crl_latest(s, &out), STORE_OK);
+    assert_int_equal(out.number, 2);
+    assert_int_equal(out.next_update, 250);
+    assert_int_equal(out.der_len, 4);
+    assert_memory_equal(out.der, der2, 4);
+    store_crl_clear(&out);
+    store_close(s);
+}
+
+static void test_challenges(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "challenges");
+    store *s = open_ok(path);
+    store_challenge c = {.expires_at = 1000};
+    memset(c.hash, 'A', 64);
+    c.hash[64] = '\0';
+    snprintf(c.subject_match, sizeof(c.subject_match), "^CN=dev");
+    assert_int_equal(s->ops->challenge_add(s, &c), STORE_OK);
+    assert_int_equal(s->ops->challenge_add(s, &c), STORE_EXISTS);
+    store_challenge got;
+    assert_int_equal(s->ops->challenge_get(s, c.hash, &got), STORE_OK);
+    assert_string_equal(got.subject_match, "^CN=dev");
+    assert_int_equal(got.used_at, 0);
+    /* Expired: refused. */
+    assert_int_equal(s->ops->challenge_consume(s, c.hash, 1000), STORE_CONFLICT);
+    /* Once, then never again. */
+    assert_int_equal(s->ops->challenge_consume(s, c.hash, 999), STORE_OK);
+    assert_int_equal(s->ops->challenge_consume(s, c.hash, 999), STORE_CONFLICT);
+    assert_int_equal(s->ops->challenge_get(s, c.hash, &got), STORE_OK);
+    assert_int_equal(got.used_at, 999);
+    char other[65];
+    memset(other, 'B', 64);
+    other[64] = '\0';
+    assert_int_equal(s->ops->challenge_consume(s, other, 1), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->challenge_consume(s, "not hex", 1), STORE_NOT_FOUND);
+    c.hash[3] = 'z';
+    assert_int_not_equal(s->ops->challenge_add(s, &c), STORE_OK);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1326,6 +1385,8 @@ int main(void)
         cmocka_unit_test(test_memory_store),
         cmocka_unit_test(test_open_waits_for_wal_switch),
         cmocka_unit_test(test_newer_schema_refused),
+        cmocka_unit_test(test_crls),
+        cmocka_unit_test(test_challenges),
         cmocka_unit_test(test_foreign_database_refused),
         cmocka_unit_test(test_garbage_refused),
         cmocka_unit_test(test_unusable_paths_refused),

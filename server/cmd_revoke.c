@@ -1,0 +1,158 @@
+/* scepd revoke / crl: revocation and CRLs (SCEP has no revoke message: the operator decides). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "ca.h"
+#include "cli.h"
+#include "crl.h"
+
+static const char revoke_usage[] =
+    "usage: scepd revoke --dir DIR SERIAL [--reason REASON]\n\n"
+    "Revokes the certificate with that serial (hex) and issues a new CRL at once.\n"
+    "REASON: unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
+    "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise.\n";
+static const char crl_usage[] =
+    "usage: scepd crl --dir DIR [--out FILE]\n\n"
+    "Issues a new CRL now (the server also reissues it when half its validity, crl_days, has\n"
+    "passed, and after each revocation) and prints it, or writes it to FILE (PEM).\n";
+
+static const char *const reason_names[] = {
+    "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+    "superseded",    "cessationOfOperation", "certificateHold", NULL /* 7 unused */,
+    "removeFromCRL", "privilegeWithdrawn",   "aACompromise"};
+
+static int reason_code(const char *name)
+{
+    for (int i = 0; i < (int)(sizeof(reason_names) / sizeof(reason_names[0])); i++)
+        if (reason_names[i] != NULL && strcmp(reason_names[i], name) == 0 && i != 8)
+            return i;
+    return -1;
+}
+
+/* Loads the CA and store named by DIR's config; prints why not. */
+static int open_ca(const char *cmd, const char *dir, config *c, authority *ca, store **st)
+{
+    char err[512];
+    *st = NULL;
+    if (cli_load_config(cmd, dir, c) != 0)
+        return EXIT_FAIL;
+    if (ca_load(ca, c, err, sizeof(err)) != 0)
+        return cli_fail(cmd, "%s", err);
+    *st = cli_open_store(cmd, c);
+    if (*st == NULL) {
+        ca_free(ca);
+        return EXIT_FAIL;
+    }
+    return 0;
+}
+
+static int issue_crl(const char *cmd, const authority *ca, const config *c, store *st,
+                     const char *out)
+{
+    store_crl rec = {0};
+    char err[512];
+    if (crl_current(ca, c, st, 1, &rec, err, sizeof(err)) != 0)
+        return cli_fail(cmd, "%s", err);
+    const unsigned char *p = rec.der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)rec.der_len);
+    FILE *f = out ? fopen(out, "w") : stdout;
+    int rc = crl && f ? 0 : cli_fail(cmd, "cannot write the CRL");
+    if (rc == 0) {
+        if (out == NULL)
+            X509_CRL_print_fp(stdout, crl);
+        PEM_write_X509_CRL(f, crl);
+        fprintf(out ? stdout : stderr, "issued CRL number %lld, valid %d days\n",
+                (long long)rec.number, c->crl_days);
+    }
+    if (f != NULL && f != stdout)
+        fclose(f);
+    X509_CRL_free(crl);
+    store_crl_clear(&rec);
+    return rc;
+}
+
+static int run_revoke(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
+                                             {"reason", required_argument, NULL, 'r'},
+                                             {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *reason = "unspecified";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (c == 'd')
+            dir = optarg;
+        else if (c == 'r')
+            reason = optarg;
+        else
+            return cli_usage(&cmd_revoke);
+    int code = reason_code(reason);
+    if (optind != argc - 1 || code < 0 || strlen(argv[optind]) >= STORE_HEX_SERIAL)
+        return cli_usage(&cmd_revoke);
+    char serial[STORE_HEX_SERIAL];
+    snprintf(serial, sizeof(serial), "%s", argv[optind]);
+    for (char *p = serial; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    config cfg;
+    authority ca;
+    store *st;
+    if (open_ca("revoke", dir, &cfg, &ca, &st) != 0)
+        return EXIT_FAIL;
+    store_cert rec = {0};
+    int rc = 0;
+    store_status s = st->ops->cert_get(st, serial, &rec);
+    if (s != STORE_OK)
+        rc = cli_fail("revoke", "no certificate with serial %s", serial);
+    else if (rec.is_ca)
+        rc = cli_fail("revoke", "%s is a CA certificate", serial);
+    else if (rec.state == CERT_REVOKED)
+        rc = cli_fail("revoke", "%s is already revoked", serial);
+    else if (st->ops->cert_set_state(st, serial, CERT_REVOKED, (int64_t)time(NULL), code) !=
+             STORE_OK)
+        rc = cli_fail("revoke", "%s", st->ops->last_error(st));
+    if (rc == 0) {
+        st->ops->event_add(st, "revoke", serial, reason);
+        printf("revoked %s (%s): %s\n", serial, reason, rec.subject);
+        rc = issue_crl("revoke", &ca, &cfg, st, NULL) == 0 ? 0 : EXIT_FAIL;
+    }
+    store_cert_clear(&rec);
+    store_close(st);
+    ca_free(&ca);
+    return rc;
+}
+
+static int run_crl(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {NULL, 0, NULL, 0}};
+    const char *dir = NULL, *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (c == 'd')
+            dir = optarg;
+        else if (c == 'o')
+            out = optarg;
+        else
+            return cli_usage(&cmd_crl);
+    if (optind != argc)
+        return cli_usage(&cmd_crl);
+    config cfg;
+    authority ca;
+    store *st;
+    if (open_ca("crl", dir, &cfg, &ca, &st) != 0)
+        return EXIT_FAIL;
+    int rc = issue_crl("crl", &ca, &cfg, st, out);
+    store_close(st);
+    ca_free(&ca);
+    return rc;
+}
+
+const command cmd_revoke = {"revoke", "revoke a certificate and issue a CRL", revoke_usage,
+                            run_revoke};
+const command cmd_crl = {"crl", "issue a new CRL now", crl_usage, run_crl};
