@@ -26,7 +26,8 @@ static const char usage_text[] =
     "  --threads N              worker threads (default: one per core)\n"
     "  --set KEY=VALUE          any scepd.conf setting\n"
     "\n"
-    "Without a challenge, --approve manual is required: someone must vouch for each request.\n";
+    "Without a static challenge, new requests need a one-time challenge (`scepd challenge`),\n"
+    "or, with --approve manual, an operator's approval.\n";
 
 static int apply(config *c, const char *key, const char *value)
 {
@@ -87,8 +88,8 @@ static int check_policy(config *c)
     if (config_read_challenge_file(c, err, sizeof(err)) != 0)
         return cli_fail("serve", "%s", err);
     if (c->challenge[0] == '\0' && c->approve == APPROVE_AUTO)
-        return cli_fail("serve", "no challenge is set: use --challenge, --challenge-file, or "
-                                 "--approve manual");
+        log_info(stdout, c->log_format,
+                 "no static challenge: new requests need a one-time challenge (scepd challenge)");
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "challenge.h"
 #include "crl.h"
 #include "renewal.h"
 #include "server.h"
@@ -257,19 +258,6 @@ static scep_err key_policy(const config *c, EVP_PKEY *key, const char **why)
     return SCEP_E_BAD_ALG;
 }
 
-/* Constant-time comparison of the CSR's challengePassword with the configured one. */
-static int challenge_ok(exchange *x)
-{
-    const char *want = x->srv->cfg.challenge;
-    if (want[0] == '\0')
-        return 1;
-    /* A renewal is vouched for by the certificate; a challenge it carries must still be right. */
-    if (x->renewing != NULL && x->password[0] == '\0')
-        return 1;
-    size_t n = strlen(want);
-    return strlen(x->password) == n && CRYPTO_memcmp(x->password, want, n) == 0;
-}
-
 static const char *policy_problem(exchange *x, scep_err *err)
 {
     const char *why = NULL;
@@ -280,10 +268,18 @@ static const char *policy_problem(exchange *x, scep_err *err)
     *err = SCEP_E_BAD_CSR;
     if (X509_NAME_entry_count(X509_REQ_get_subject_name(csr)) == 0)
         return "the request has an empty subject";
-    if (!challenge_ok(x))
-        return "wrong or missing challenge password";
     *err = SCEP_OK;
     return NULL;
+}
+
+/* The challenge, last of the checks since a one-time challenge is spent by it. A renewal is
+ * vouched for by its certificate, but a challenge it carries must still be right. */
+static const char *challenge_refused(exchange *x, const char *subject)
+{
+    if (x->renewing != NULL && x->password[0] == '\0')
+        return NULL;
+    challenge_result r = challenge_check(x->srv, x->st, x->password, subject);
+    return r >= 0 ? NULL : challenge_problem(r);
 }
 
 static int overlapping(exchange *x, const char *subject)
@@ -311,6 +307,18 @@ static void new_request(exchange *x, const char *key_id)
     ca_name_text(X509_REQ_get_subject_name(x->req->csr), r.subject, sizeof(r.subject));
     if (overlapping(x, r.subject)) {
         fail(x, SCEP_E_BAD_CSR, "overlapping certificate");
+        return;
+    }
+    if ((why = challenge_refused(x, r.subject)) != NULL) {
+        /* A duplicate of this very request may have spent the one-time challenge a moment
+         * ago: then this is a resend, and gets that transaction's answer. */
+        store_request dup = {0};
+        if (x->st->ops->request_get(x->st, x->key, &dup) == STORE_OK &&
+            strcmp(dup.key_id, key_id) == 0)
+            resume(x, &dup);
+        else
+            fail(x, SCEP_E_BAD_CSR, why);
+        store_request_clear(&dup);
         return;
     }
     r.message_type = (int)x->req->type;
@@ -352,12 +360,12 @@ static void on_enrollment(exchange *x)
     ca_key_id(X509_REQ_get0_pubkey(x->req->csr), key_id, sizeof(key_id));
     store_request existing = {0};
     store_status s = x->st->ops->request_get(x->st, x->key, &existing);
+    /* A resend of a known transaction (micromdm polls this way) gets the same answer; the key
+     * binds it to the requester, and its challenge was checked (and spent) the first time. */
     if (s == STORE_OK && strcmp(existing.key_id, key_id) != 0)
         fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another key");
-    else if (s == STORE_OK && !challenge_ok(x))
-        fail(x, SCEP_E_BAD_CSR, "wrong or missing challenge password");
     else if (s == STORE_OK)
-        resume(x, &existing); /* a resend (micromdm polls this way): same answer */
+        resume(x, &existing);
     else if (s == STORE_NOT_FOUND)
         new_request(x, key_id);
     else
