@@ -31,7 +31,9 @@ static long parse_duration(const char *text)
                 : !strcmp(end, "h")               ? 3600
                 : !strcmp(end, "d")               ? 86400
                                                   : -1;
-    return unit < 0 || n > 3650L * 86400 / unit ? -1 : n * unit;
+    if (unit <= 0)
+        return -1;
+    return n > 3650L * 86400 / unit ? -1 : n * unit;
 }
 
 static int run(int argc, char **argv)
