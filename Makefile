@@ -6,7 +6,7 @@ PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit interop demo fuzz fuzz-build install install-check lint format clean
+.PHONY: all check unit integration interop demo fuzz fuzz-build install install-check lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -16,7 +16,7 @@ $(BUILD)/CMakeCache.txt:
 
 # Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, and
 # each fuzzer for a short time.
-check: unit lint install-check demo interop
+check: unit lint install-check demo integration interop
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS_CHECK:-20}
 
 unit: $(CHECK_BUILD)/CMakeCache.txt
@@ -29,6 +29,10 @@ $(CHECK_BUILD)/CMakeCache.txt:
 demo: all
 	$(BUILD)/scep-selfcheck
 	scripts/demo
+
+# Our client and hostile requests against our server; our client against broken servers.
+integration: all
+	tests/integration/run-all
 
 # Real peers (micromdm, strongSwan, certmonger) against our programs.
 interop: all

@@ -88,8 +88,11 @@ int session_caps(session *s)
     s->caps_known = 1;
     scep_err e = scep_caps_negotiate(s->ctx, s->caps, &s->neg);
     if (e != SCEP_OK)
-        return fail(s, EXIT_REFUSED,
-                    "the server offers only single DES / MD5 (use --legacy to allow them)");
+        return fail(s, EXIT_BAD_REPLY,
+                    "%s: only single DES and MD5 are left, which this client refuses "
+                    "without --legacy",
+                    s->caps ? "the server offers no algorithm this client allows"
+                            : "the server advertised no capabilities (an old server?)");
     if (s->verbose)
         fprintf(stderr, "scep: negotiated %s + %s over %s\n", scep_cipher_name(s->neg.cipher),
                 scep_digest_name(s->neg.digest), s->neg.use_post ? "POST" : "GET");
@@ -172,6 +175,7 @@ static int send_message(session *s, const unsigned char *der, size_t len, http_r
     return rc;
 }
 
+/* Verifies the signature and that the reply answers our request, before opening anything. */
 static int verify_reply(session *s, exchange *x, const http_response *r)
 {
     STACK_OF(X509) *trusted = sk_X509_new_null();
@@ -182,11 +186,13 @@ static int verify_reply(session *s, exchange *x, const http_response *r)
     scep_recipient me = {x->req.signer_cert, x->req.signer_key};
     scep_decrypt_options dopts = {.recipients = &me, .n_recipients = 1, .password = x->password};
     scep_diag diag = {{0}};
-    scep_err e = scep_msg_decode(s->ctx, r->body, r->len, &oo, &dopts, &x->reply, &diag);
+    scep_err e = scep_msg_open(s->ctx, r->body, r->len, &oo, &x->reply, &diag);
     sk_X509_free(trusted);
     if (e == SCEP_OK)
         e = scep_reply_check(x->reply, x->req.transaction_id, x->req.sender_nonce,
                              x->req.sender_nonce_len, &diag);
+    if (e == SCEP_OK)
+        e = scep_msg_decrypt(s->ctx, x->reply, &dopts, &diag);
     if (e == SCEP_OK)
         return EXIT_OK;
     scep_msg_free(x->reply);

@@ -9,17 +9,48 @@
 #include "config.h"
 #include "store.h"
 
+/* One generation of the CA: its certificate and key, and its RA's. */
+typedef struct ca_gen {
+    X509 *cert;
+    EVP_PKEY *key;
+    X509 *ra_cert; /* NULL in CA mode */
+    EVP_PKEY *ra_key;
+} ca_gen;
+
+/*
+ * The CA as one era sees it: the current generation (cert, key, ra_*, chain), the next one a
+ * rollover prepared (next: empty when none), and the one before the last switch (prev: empty
+ * when none), which still verifies renewals of the certificates it issued.
+ */
 typedef struct authority {
     X509 *cert;
     EVP_PKEY *key;
     X509 *ra_cert; /* NULL in CA mode */
     EVP_PKEY *ra_key;
     STACK_OF(X509) * chain; /* CA certificate, then any intermediates above it */
+    ca_gen next;
+    ca_gen prev;
 } authority;
 
-/* Loads the CA (and RA) certificates and keys the config names, by path or OSSL_STORE URI. */
+/* Files of a prepared rollover and of the generation before the last switch, in DIR. */
+#define CA_NEXT_CERT "next-ca.pem"
+#define CA_NEXT_KEY "next-ca.key"
+#define CA_NEXT_RA_CERT "next-ra.pem"
+#define CA_NEXT_RA_KEY "next-ra.key"
+#define CA_PREV_CERT "prev-ca.pem"
+#define CA_PREV_KEY "prev-ca.key"
+
+/* Loads the CA (and RA) certificates and keys the config names, by path or OSSL_STORE URI,
+ * and the next and previous generations when their files exist. */
 int ca_load(authority *ca, const config *c, char *err, size_t errlen);
 void ca_free(authority *ca);
+
+/* The view after the switch to the next generation: next becomes current, current becomes
+ * prev. References are taken; free *out with ca_free. 0, or -1 when there is no next. */
+int ca_switched(const authority *ca, authority *out);
+
+/* Whether cert was issued by a generation of this CA (current, next or previous). */
+int ca_issued(const authority *ca, X509 *cert);
 
 /* The certificate that signs CertReps: the RA in RA mode, else the CA. */
 X509 *ca_reply_cert(const authority *ca);
@@ -37,6 +68,9 @@ STACK_OF(X509) * ca_load_certs(const char *uri, char *err, size_t errlen);
  * Returns NULL with a reason in err.
  */
 X509 *ca_issue(const authority *ca, X509_REQ *csr, const config *c, char *err, size_t errlen);
+/* The same, valid from not_before (Unix seconds; 0: now): a shadow certificate of a rollover. */
+X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t not_before,
+                  char *err, size_t errlen);
 
 /* The store's record of cert (without its DER): serial, names, key, validity, state VALID. */
 void ca_fill_record(X509 *cert, const char *key_id, const char *transaction_id, store_cert *rec);

@@ -22,11 +22,12 @@ static int set_serial(X509 *cert)
     return ok;
 }
 
-/* now + days, but never past the CA's own notAfter. */
-static int set_validity(X509 *cert, const X509 *ca_cert, int days)
+/* From not_before (0: now) for days, but never past the CA's own notAfter. */
+static int set_validity(X509 *cert, const X509 *ca_cert, int days, int64_t not_before)
 {
-    if (!X509_gmtime_adj(X509_getm_notBefore(cert), 0) ||
-        !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, NULL))
+    time_t from = not_before > 0 ? (time_t)not_before : time(NULL);
+    if (!X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &from) ||
+        !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, &from))
         return 0;
     const ASN1_TIME *ca_end = X509_get0_notAfter(ca_cert);
     if (ASN1_TIME_compare(X509_get0_notAfter(cert), ca_end) > 0)
@@ -128,6 +129,12 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
 
 X509 *ca_issue(const authority *ca, X509_REQ *csr, const config *c, char *err, size_t errlen)
 {
+    return ca_issue_at(ca, csr, c, 0, err, errlen);
+}
+
+X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t not_before,
+                  char *err, size_t errlen)
+{
     X509 *cert = X509_new();
     EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
     if (cert == NULL || pub == NULL)
@@ -135,7 +142,8 @@ X509 *ca_issue(const authority *ca, X509_REQ *csr, const config *c, char *err, s
     if (!X509_set_version(cert, X509_VERSION_3) || !set_serial(cert) ||
         !X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) ||
         !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
-        !set_validity(cert, ca->cert, c->validity_days) || !X509_set_pubkey(cert, pub)) {
+        !set_validity(cert, ca->cert, c->validity_days, not_before) ||
+        !X509_set_pubkey(cert, pub)) {
         snprintf(err, errlen, "cannot build the certificate");
         goto fail;
     }

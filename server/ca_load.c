@@ -1,6 +1,7 @@
 /* Loading the CA's certificates and keys through OSSL_STORE, so an HSM URI works like a file. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/store.h>
@@ -91,6 +92,49 @@ static int pair_matches(X509 *cert, EVP_PKEY *key, const char *what, char *err, 
     return -1;
 }
 
+/* Loads a generation from DIR files cert_name/key_name (and RA files) when cert_name exists. */
+static int load_gen(const config *c, ca_gen *g, const char *cert_name, const char *key_name,
+                    const char *ra_cert_name, const char *ra_key_name, char *err, size_t errlen)
+{
+    char path[CONFIG_PATH + 32];
+    config_path(c, cert_name, path, sizeof(path));
+    if (access(path, F_OK) != 0)
+        return 0;
+    g->cert = ca_load_cert(path, err, errlen);
+    config_path(c, key_name, path, sizeof(path));
+    g->key = g->cert ? ca_load_key(path, err, errlen) : NULL;
+    if (g->key == NULL || pair_matches(g->cert, g->key, cert_name, err, errlen) != 0)
+        return -1;
+    if (ra_cert_name == NULL)
+        return 0;
+    config_path(c, ra_cert_name, path, sizeof(path));
+    if (access(path, F_OK) != 0)
+        return 0;
+    g->ra_cert = ca_load_cert(path, err, errlen);
+    config_path(c, ra_key_name, path, sizeof(path));
+    g->ra_key = g->ra_cert ? ca_load_key(path, err, errlen) : NULL;
+    return g->ra_key && pair_matches(g->ra_cert, g->ra_key, ra_cert_name, err, errlen) == 0 ? 0
+                                                                                            : -1;
+}
+
+static void gen_free(ca_gen *g)
+{
+    X509_free(g->cert);
+    EVP_PKEY_free(g->key);
+    X509_free(g->ra_cert);
+    EVP_PKEY_free(g->ra_key);
+    memset(g, 0, sizeof(*g));
+}
+
+static int load_generations(authority *ca, const config *c, char *err, size_t errlen)
+{
+    if (load_gen(c, &ca->next, CA_NEXT_CERT, CA_NEXT_KEY, ca->ra_cert ? CA_NEXT_RA_CERT : NULL,
+                 CA_NEXT_RA_KEY, err, errlen) != 0 ||
+        load_gen(c, &ca->prev, CA_PREV_CERT, CA_PREV_KEY, NULL, NULL, err, errlen) != 0)
+        return -1;
+    return 0;
+}
+
 int ca_load(authority *ca, const config *c, char *err, size_t errlen)
 {
     memset(ca, 0, sizeof(*ca));
@@ -106,7 +150,7 @@ int ca_load(authority *ca, const config *c, char *err, size_t errlen)
         pair_matches(ca->cert, ca->key, "CA", err, errlen) != 0)
         goto fail;
     if (c->ra_cert[0] == '\0')
-        return 0;
+        return load_generations(ca, c, err, errlen) == 0 ? 0 : (ca_free(ca), -1);
     config_path(c, c->ra_cert, path, sizeof(path));
     if ((ca->ra_cert = ca_load_cert(path, err, errlen)) == NULL)
         goto fail;
@@ -118,6 +162,8 @@ int ca_load(authority *ca, const config *c, char *err, size_t errlen)
         snprintf(err, errlen, "the RA key must be RSA (clients encrypt to it)");
         goto fail;
     }
+    if (load_generations(ca, c, err, errlen) != 0)
+        goto fail;
     return 0;
 fail:
     ca_free(ca);
@@ -131,7 +177,53 @@ void ca_free(authority *ca)
     X509_free(ca->ra_cert);
     EVP_PKEY_free(ca->ra_key);
     sk_X509_pop_free(ca->chain, X509_free);
+    gen_free(&ca->next);
+    gen_free(&ca->prev);
     memset(ca, 0, sizeof(*ca));
+}
+
+static void take(X509 **dst_cert, EVP_PKEY **dst_key, X509 *cert, EVP_PKEY *key)
+{
+    *dst_cert = cert;
+    *dst_key = key;
+    if (cert)
+        X509_up_ref(cert);
+    if (key)
+        EVP_PKEY_up_ref(key);
+}
+
+int ca_switched(const authority *ca, authority *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (ca->next.cert == NULL)
+        return -1;
+    take(&out->cert, &out->key, ca->next.cert, ca->next.key);
+    take(&out->ra_cert, &out->ra_key, ca->next.ra_cert, ca->next.ra_key);
+    take(&out->prev.cert, &out->prev.key, ca->cert, ca->key);
+    out->chain = sk_X509_new_null();
+    if (out->chain == NULL || !sk_X509_push(out->chain, out->cert)) {
+        ca_free(out);
+        return -1;
+    }
+    X509_up_ref(out->cert);
+    return 0;
+}
+
+static int issued_by(X509 *issuer, X509 *cert)
+{
+    if (issuer == NULL)
+        return 0;
+    ERR_set_mark();
+    int ok = X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(issuer)) == 0 &&
+             X509_verify(cert, X509_get0_pubkey(issuer)) == 1;
+    ERR_pop_to_mark();
+    return ok;
+}
+
+int ca_issued(const authority *ca, X509 *cert)
+{
+    return issued_by(ca->cert, cert) || issued_by(ca->next.cert, cert) ||
+           issued_by(ca->prev.cert, cert);
 }
 
 X509 *ca_reply_cert(const authority *ca)

@@ -119,7 +119,7 @@ static int run(int argc, char **argv)
         return cli_fail("serve", "%s", err);
     }
     snprintf(line, sizeof(line), "serving %s CA \"%s\" on port %u (%s approval%s)",
-             srv.ca.ra_cert ? "an RA-mode" : "a", c.dir, http_port(h),
+             srv.eras[0].ca.ra_cert ? "an RA-mode" : "a", c.dir, http_port(h),
              c.approve == APPROVE_AUTO ? "automatic" : "manual",
              c.legacy_algorithms ? ", legacy DES/MD5 allowed" : "");
     log_info(stdout, c.log_format, line);

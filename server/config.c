@@ -248,10 +248,10 @@ int config_load(config *c, const char *path, char *err, size_t errlen)
 
 void config_path(const config *c, const char *name, char *out, size_t outlen)
 {
-    if (name[0] == '/' || c->dir[0] == '\0')
-        snprintf(out, outlen, "%s", name);
-    else
-        snprintf(out, outlen, "%s/%s", c->dir, name);
+    int n = name[0] == '/' || c->dir[0] == '\0' ? snprintf(out, outlen, "%s", name)
+                                                : snprintf(out, outlen, "%s/%s", c->dir, name);
+    if (n < 0 || (size_t)n >= outlen)
+        out[0] = '\0'; /* a truncated path must not name another file */
 }
 
 int config_read_challenge_file(config *c, char *err, size_t errlen)

@@ -17,6 +17,7 @@
 
 typedef struct exchange {
     const server *srv;
+    const authority *ca; /* the CA of the era in force */
     store *st;
     scep_msg *req;
     reply *out;
@@ -35,7 +36,7 @@ static void answer_with(exchange *x, scep_pki_status status, int fail_info, cons
         sk_X509_push(certs, cert);
     if (crl != NULL)
         sk_X509_CRL_push(crls, crl);
-    const authority *ca = &x->srv->ca;
+    const authority *ca = x->ca;
     scep_reply_params rp = {.status = status,
                             .fail_info = fail_info,
                             .fail_info_text = text,
@@ -135,6 +136,21 @@ static void supersede(exchange *x)
                               x->req->transaction_id);
 }
 
+/*
+ * The certificate for csr, from the current CA. While a rollover is prepared, a renewal gets a
+ * "shadow" certificate from the next CA instead, valid from the switch, so the client holds a
+ * certificate for each side of it.
+ */
+static X509 *issue_cert(exchange *x, X509_REQ *csr, char *why, size_t len)
+{
+    const authority *ca = x->ca;
+    if (x->renewing == NULL || ca->next.cert == NULL)
+        return ca_issue(ca, csr, &x->srv->cfg, why, len);
+    authority next = {.cert = ca->next.cert, .key = ca->next.key};
+    return ca_issue_at(&next, csr, &x->srv->cfg, ca_unix_time(X509_get0_notBefore(next.cert)), why,
+                       len);
+}
+
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
 static void issue(exchange *x, const store_request *r)
 {
@@ -142,7 +158,7 @@ static void issue(exchange *x, const store_request *r)
     X509_REQ *csr = d2i_X509_REQ(NULL, &p, (long)r->csr_len);
     char why[160] = "cannot read the stored request";
     for (int attempt = 0; csr != NULL && attempt < 3; attempt++) {
-        X509 *cert = ca_issue(&x->srv->ca, csr, &x->srv->cfg, why, sizeof(why));
+        X509 *cert = issue_cert(x, csr, why, sizeof(why));
         if (cert == NULL)
             break;
         store_cert rec;
@@ -209,13 +225,9 @@ static int is_self_signed(X509 *cert)
     return ok;
 }
 
-static int issued_by_us(const server *srv, X509 *cert)
+static int issued_by_us(const exchange *x, X509 *cert)
 {
-    ERR_set_mark();
-    int ok = X509_check_issued(srv->ca.cert, cert) == X509_V_OK &&
-             X509_verify(cert, X509_get0_pubkey(srv->ca.cert)) == 1;
-    ERR_pop_to_mark();
-    return ok;
+    return ca_issued(x->ca, cert);
 }
 
 /*
@@ -236,7 +248,7 @@ static const char *signer_problem(exchange *x, scep_err *err)
                    ? NULL
                    : "the self-signed signer's key is not the request's key";
     }
-    if (!issued_by_us(x->srv, signer))
+    if (!issued_by_us(x, signer))
         return "the signer certificate was not issued by this CA";
     x->renewing = signer;
     set_store_key(x, signer);
@@ -293,6 +305,8 @@ static int overlapping(exchange *x, const char *subject)
     return s == STORE_OK;
 }
 
+static int same_csr(const exchange *x, const store_request *r);
+
 static void new_request(exchange *x, const char *key_id)
 {
     scep_err err;
@@ -314,7 +328,7 @@ static void new_request(exchange *x, const char *key_id)
          * ago: then this is a resend, and gets that transaction's answer. */
         store_request dup = {0};
         if (x->st->ops->request_get(x->st, x->key, &dup) == STORE_OK &&
-            strcmp(dup.key_id, key_id) == 0)
+            strcmp(dup.key_id, key_id) == 0 && same_csr(x, &dup))
             resume(x, &dup);
         else
             fail(x, SCEP_E_BAD_CSR, why);
@@ -346,6 +360,70 @@ static void new_request(exchange *x, const char *key_id)
     store_request_clear(&stored);
 }
 
+/* Whether r holds exactly this request's CSR: then the message is a resend. */
+static int same_csr(const exchange *x, const store_request *r)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_REQ(x->req->csr, &der);
+    int same = n > 0 && (size_t)n == r->csr_len && memcmp(der, r->csr_der, (size_t)n) == 0;
+    OPENSSL_free(der);
+    return same;
+}
+
+/*
+ * A finished transaction (issued or rejected) whose ID comes back with another request from
+ * the same key: clients that derive the ID from the key (ours, strongSwan, micromdm) do this
+ * for a new subject or a corrected challenge. It becomes its own transaction, keyed by the ID
+ * and a hash of the request, so that its own resends still find it.
+ */
+static void rekey_for_new_request(exchange *x)
+{
+    unsigned char *der = NULL;
+    int n = i2d_X509_REQ(x->req->csr, &der);
+    unsigned char md[32];
+    char hex[17];
+    static const char digits[] = "0123456789ABCDEF";
+    if (n <= 0 || EVP_Digest(der, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1)
+        memset(md, 0, sizeof(md));
+    OPENSSL_free(der);
+    for (int i = 0; i < 8; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[16] = '\0';
+    size_t used = strnlen(x->key, sizeof(x->key));
+    snprintf(x->key + used, sizeof(x->key) - used, "#%s", hex);
+}
+
+/* Answers a request whose transaction key is known: a resend gets the same answer. */
+static void known_transaction(exchange *x, const store_request *existing, const char *key_id)
+{
+    if (strcmp(existing->key_id, key_id) != 0) {
+        fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another key");
+        return;
+    }
+    if (same_csr(x, existing)) {
+        resume(x, existing); /* micromdm's client polls this way */
+        return;
+    }
+    if (existing->state == REQUEST_PENDING || existing->state == REQUEST_APPROVED) {
+        fail(x, SCEP_E_BAD_CSR, "another request is pending under this transactionID");
+        return;
+    }
+    rekey_for_new_request(x);
+    store_request again = {0};
+    store_status s = x->st->ops->request_get(x->st, x->key, &again);
+    if (s == STORE_OK && same_csr(x, &again))
+        resume(x, &again);
+    else if (s == STORE_OK)
+        fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another request");
+    else if (s == STORE_NOT_FOUND)
+        new_request(x, key_id);
+    else
+        store_down(x, s);
+    store_request_clear(&again);
+}
+
 static void on_enrollment(exchange *x)
 {
     scep_err err;
@@ -360,12 +438,8 @@ static void on_enrollment(exchange *x)
     ca_key_id(X509_REQ_get0_pubkey(x->req->csr), key_id, sizeof(key_id));
     store_request existing = {0};
     store_status s = x->st->ops->request_get(x->st, x->key, &existing);
-    /* A resend of a known transaction (micromdm polls this way) gets the same answer; the key
-     * binds it to the requester, and its challenge was checked (and spent) the first time. */
-    if (s == STORE_OK && strcmp(existing.key_id, key_id) != 0)
-        fail(x, SCEP_E_BAD_CSR, "transactionID is in use with another key");
-    else if (s == STORE_OK)
-        resume(x, &existing);
+    if (s == STORE_OK)
+        known_transaction(x, &existing, key_id);
     else if (s == STORE_NOT_FOUND)
         new_request(x, key_id);
     else
@@ -376,7 +450,7 @@ static void on_enrollment(exchange *x)
 static void on_poll(exchange *x)
 {
     X509 *signer = x->req->signer_cert;
-    set_store_key(x, !is_self_signed(signer) && issued_by_us(x->srv, signer) ? signer : NULL);
+    set_store_key(x, !is_self_signed(signer) && issued_by_us(x, signer) ? signer : NULL);
     store_request r = {0};
     store_status s = x->st->ops->request_get(x->st, x->key, &r);
     char key_id[STORE_KEY_ID];
@@ -409,8 +483,7 @@ static void on_get_cert(exchange *x)
     OPENSSL_free(hex);
     BN_free(bn);
     X509 *cert = NULL;
-    if (serial[0] != '\0' &&
-        X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->srv->ca.cert)) == 0)
+    if (serial[0] != '\0' && X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->ca->cert)) == 0)
         cert = cert_from_store(x, serial);
     if (cert == NULL)
         fail(x, SCEP_E_BAD_CERT_ID, "no certificate with that issuer and serial number");
@@ -421,13 +494,13 @@ static void on_get_cert(exchange *x)
 
 static void on_get_crl(exchange *x)
 {
-    if (X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->srv->ca.cert)) != 0) {
+    if (X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->ca->cert)) != 0) {
         fail(x, SCEP_E_BAD_CERT_ID, "no CRL for that issuer");
         return;
     }
     store_crl rec = {0};
     char err[256];
-    if (crl_current(&x->srv->ca, &x->srv->cfg, x->st, 0, &rec, err, sizeof(err)) != 0) {
+    if (crl_current(x->ca, &x->srv->cfg, x->st, 0, &rec, err, sizeof(err)) != 0) {
         reply_text(x->out, 503, err);
         return;
     }
@@ -465,19 +538,27 @@ static void dispatch(exchange *x)
 
 static scep_err open_envelope(exchange *x, scep_diag *diag)
 {
-    const authority *ca = &x->srv->ca;
-    scep_recipient keys[2];
+    const authority *ca = x->ca;
+    /* Clients may encrypt to any generation they know: current, next, or previous. */
+    scep_recipient keys[5];
     size_t n = 0;
     if (ca->ra_cert != NULL)
         keys[n++] = (scep_recipient){ca->ra_cert, ca->ra_key};
     keys[n++] = (scep_recipient){ca->cert, ca->key};
+    if (ca->next.ra_cert != NULL)
+        keys[n++] = (scep_recipient){ca->next.ra_cert, ca->next.ra_key};
+    if (ca->next.cert != NULL)
+        keys[n++] = (scep_recipient){ca->next.cert, ca->next.key};
+    if (ca->prev.cert != NULL)
+        keys[n++] = (scep_recipient){ca->prev.cert, ca->prev.key};
     scep_decrypt_options d = {.recipients = keys, .n_recipients = n};
     return scep_msg_decrypt(x->srv->ctx, x->req, &d, diag);
 }
 
-void enroll_handle(const server *srv, store *st, const unsigned char *der, size_t len, reply *out)
+void enroll_handle(const server *srv, const era *now, store *st, const unsigned char *der,
+                   size_t len, reply *out)
 {
-    exchange x = {.srv = srv, .st = st, .out = out};
+    exchange x = {.srv = srv, .ca = &now->ca, .st = st, .out = out};
     scep_diag diag = {{0}};
     scep_err e = scep_msg_open(srv->ctx, der, len, NULL, &x.req, &diag);
     if (e != SCEP_OK) {

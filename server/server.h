@@ -3,18 +3,19 @@
 #ifndef SCEPD_SERVER_H
 #define SCEPD_SERVER_H
 
+#include <time.h>
+
 #include "scep/scep.h"
 
 #include "ca.h"
 #include "config.h"
 #include "store.h"
 
-typedef struct server {
-    config cfg;
-    scep_ctx *ctx;
+/* Everything that depends on which CA generation is current, with the answers that never
+ * change during it, built once. */
+typedef struct era {
     authority ca;
     scep_caps caps;
-    /* Answers that never change while serving, built once. */
     char *caps_text;
     size_t caps_len;
     unsigned char *ca_body; /* GetCACert */
@@ -22,7 +23,21 @@ typedef struct server {
     const char *ca_body_type;
     unsigned char *chain_body; /* GetCACertChain */
     size_t chain_body_len;
+    unsigned char *next_body; /* GetNextCACert; NULL when no rollover is prepared */
+    size_t next_body_len;
+} era;
+
+typedef struct server {
+    config cfg;
+    scep_ctx *ctx;
+    /* eras[0] until switch_at; then eras[1], where the prepared next CA is current. */
+    era eras[2];
+    int n_eras;
+    time_t switch_at;
 } server;
+
+/* The era in force at now. */
+const era *server_era(const server *srv, time_t now);
 
 /* Loads the CA and builds the fixed answers. Returns 0, or -1 with a message. */
 int server_init(server *srv, const config *cfg, char *err, size_t errlen);
@@ -55,6 +70,7 @@ void service_handle(const server *srv, store *st, const scep_http_request *req, 
 void service_crl(const server *srv, store *st, reply *out);
 
 /* PKIOperation: decode, check, act, answer with a signed CertRep. */
-void enroll_handle(const server *srv, store *st, const unsigned char *der, size_t len, reply *out);
+void enroll_handle(const server *srv, const era *now, store *st, const unsigned char *der,
+                   size_t len, reply *out);
 
 #endif

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crl.h"
 #include "server.h"
@@ -47,42 +48,78 @@ static void reply_static(reply *r, const void *body, size_t len, const char *typ
     r->outcome = "ok";
 }
 
-static scep_caps configured_caps(const config *c)
+static scep_caps configured_caps(const authority *ca)
 {
     /* SHA-384 too: strongSwan 5.9.8 accepts AES only when it sees SHA-384 (INTEROP.md). */
     scep_caps caps = SCEP_CAP_AES | SCEP_CAP_DES3 | SCEP_CAP_POST_PKI_OPERATION | SCEP_CAP_SHA1 |
                      SCEP_CAP_RENEWAL | SCEP_CAP_SHA256 | SCEP_CAP_SHA384 | SCEP_CAP_SHA512 |
                      SCEP_CAP_SCEP_STANDARD;
-    (void)c;
+    if (ca->next.cert != NULL)
+        caps |= SCEP_CAP_GET_NEXT_CA_CERT;
     return caps;
 }
 
-static int build_ca_bodies(server *srv, char *err, size_t errlen)
+static scep_err encode_ca_body(const server *srv, era *e)
 {
-    scep_err e = SCEP_OK;
-    if (srv->ca.ra_cert == NULL) {
+    const authority *ca = &e->ca;
+    if (ca->ra_cert == NULL) {
         unsigned char *der = NULL;
-        int n = i2d_X509(srv->ca.cert, &der);
-        srv->ca_body = der;
-        srv->ca_body_len = n > 0 ? (size_t)n : 0;
-        srv->ca_body_type = SCEP_CT_CA_CERT;
-        e = n > 0 ? SCEP_OK : SCEP_E_INTERNAL;
-    } else {
-        /* RA first: clients that take the first certificate find the one to encrypt to. */
-        STACK_OF(X509) *certs = sk_X509_new_null();
-        sk_X509_push(certs, srv->ca.ra_cert);
-        for (int i = 0; srv->cfg.getcacert_include_ca && i < sk_X509_num(srv->ca.chain); i++)
-            sk_X509_push(certs, sk_X509_value(srv->ca.chain, i));
-        e = scep_certs_only_encode(srv->ctx, certs, NULL, &srv->ca_body, &srv->ca_body_len);
-        srv->ca_body_type = SCEP_CT_CA_RA_CERT;
-        sk_X509_free(certs);
+        int n = i2d_X509(ca->cert, &der);
+        e->ca_body = der;
+        e->ca_body_len = n > 0 ? (size_t)n : 0;
+        e->ca_body_type = SCEP_CT_CA_CERT;
+        return n > 0 ? SCEP_OK : SCEP_E_INTERNAL;
     }
-    if (e == SCEP_OK)
-        e = scep_certs_only_encode(srv->ctx, srv->ca.chain, NULL, &srv->chain_body,
-                                   &srv->chain_body_len);
-    if (e != SCEP_OK)
-        snprintf(err, errlen, "cannot encode the CA certificates: %s", scep_strerror(e));
-    return e == SCEP_OK ? 0 : -1;
+    /* RA first: clients that take the first certificate find the one to encrypt to. */
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    sk_X509_push(certs, ca->ra_cert);
+    for (int i = 0; srv->cfg.getcacert_include_ca && i < sk_X509_num(ca->chain); i++)
+        sk_X509_push(certs, sk_X509_value(ca->chain, i));
+    scep_err err = scep_certs_only_encode(srv->ctx, certs, NULL, &e->ca_body, &e->ca_body_len);
+    e->ca_body_type = SCEP_CT_CA_RA_CERT;
+    sk_X509_free(certs);
+    return err;
+}
+
+/* GetNextCACert: the next CA (and its RA) in a certs-only message signed by the current CA. */
+static scep_err encode_next_body(const server *srv, era *e)
+{
+    const authority *ca = &e->ca;
+    if (ca->next.cert == NULL)
+        return SCEP_OK;
+    STACK_OF(X509) *certs = sk_X509_new_null();
+    if (ca->next.ra_cert != NULL)
+        sk_X509_push(certs, ca->next.ra_cert);
+    sk_X509_push(certs, ca->next.cert);
+    scep_err err = scep_next_ca_encode(srv->ctx, ca->cert, ca->key, SCEP_DIGEST_SHA256, certs,
+                                       &e->next_body, &e->next_body_len);
+    sk_X509_free(certs);
+    return err;
+}
+
+static int build_era(const server *srv, era *e, char *err, size_t errlen)
+{
+    e->caps = configured_caps(&e->ca);
+    scep_err x = scep_caps_format(e->caps, &e->caps_text, &e->caps_len);
+    if (x == SCEP_OK)
+        x = encode_ca_body(srv, e);
+    if (x == SCEP_OK)
+        x = scep_certs_only_encode(srv->ctx, e->ca.chain, NULL, &e->chain_body, &e->chain_body_len);
+    if (x == SCEP_OK)
+        x = encode_next_body(srv, e);
+    if (x != SCEP_OK)
+        snprintf(err, errlen, "cannot encode the CA certificates: %s", scep_strerror(x));
+    return x == SCEP_OK ? 0 : -1;
+}
+
+static void free_era(era *e)
+{
+    ca_free(&e->ca);
+    free(e->caps_text);
+    OPENSSL_free(e->ca_body);
+    OPENSSL_free(e->chain_body);
+    OPENSSL_free(e->next_body);
+    memset(e, 0, sizeof(*e));
 }
 
 int server_init(server *srv, const config *cfg, char *err, size_t errlen)
@@ -94,15 +131,18 @@ int server_init(server *srv, const config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create the protocol context");
         return -1;
     }
-    if (ca_load(&srv->ca, cfg, err, errlen) != 0)
+    if (ca_load(&srv->eras[0].ca, cfg, err, errlen) != 0)
         goto fail;
-    srv->caps = configured_caps(cfg);
-    if (scep_caps_format(srv->caps, &srv->caps_text, &srv->caps_len) != SCEP_OK) {
-        snprintf(err, errlen, "cannot format the capabilities");
+    srv->n_eras = 1;
+    if (build_era(srv, &srv->eras[0], err, errlen) != 0)
         goto fail;
+    /* A prepared rollover: from the next CA's notBefore on, it is the current CA. */
+    if (ca_switched(&srv->eras[0].ca, &srv->eras[1].ca) == 0) {
+        srv->n_eras = 2;
+        srv->switch_at = (time_t)ca_unix_time(X509_get0_notBefore(srv->eras[1].ca.cert));
+        if (build_era(srv, &srv->eras[1], err, errlen) != 0)
+            goto fail;
     }
-    if (build_ca_bodies(srv, err, errlen) != 0)
-        goto fail;
     return 0;
 fail:
     server_free(srv);
@@ -111,33 +151,40 @@ fail:
 
 void server_free(server *srv)
 {
-    ca_free(&srv->ca);
+    for (int i = 0; i < 2; i++)
+        free_era(&srv->eras[i]);
     scep_ctx_free(srv->ctx);
-    free(srv->caps_text);
-    OPENSSL_free(srv->ca_body);
-    OPENSSL_free(srv->chain_body);
     OPENSSL_cleanse(srv->cfg.challenge, sizeof(srv->cfg.challenge));
     memset(srv, 0, sizeof(*srv));
 }
 
+const era *server_era(const server *srv, time_t now)
+{
+    return srv->n_eras == 2 && now >= srv->switch_at ? &srv->eras[1] : &srv->eras[0];
+}
+
 void service_handle(const server *srv, store *st, const scep_http_request *req, reply *out)
 {
+    const era *e = server_era(srv, time(NULL));
     switch (req->operation) {
     case SCEP_OP_GET_CA_CAPS:
-        reply_static(out, srv->caps_text, srv->caps_len, SCEP_CT_CAPS);
+        reply_static(out, e->caps_text, e->caps_len, SCEP_CT_CAPS);
         return;
     case SCEP_OP_GET_CA_CERT:
         /* The message names a CA; there is one, so it is accepted and ignored. */
-        reply_static(out, srv->ca_body, srv->ca_body_len, srv->ca_body_type);
+        reply_static(out, e->ca_body, e->ca_body_len, e->ca_body_type);
         return;
     case SCEP_OP_GET_CA_CERT_CHAIN:
-        reply_static(out, srv->chain_body, srv->chain_body_len, SCEP_CT_CA_RA_CERT_CHAIN);
+        reply_static(out, e->chain_body, e->chain_body_len, SCEP_CT_CA_RA_CERT_CHAIN);
         return;
     case SCEP_OP_GET_NEXT_CA_CERT:
-        reply_text(out, 404, "no next CA certificate is prepared");
+        if (e->next_body != NULL)
+            reply_static(out, e->next_body, e->next_body_len, SCEP_CT_NEXT_CA_CERT);
+        else
+            reply_text(out, 404, "no next CA certificate is prepared");
         return;
     case SCEP_OP_PKI_OPERATION:
-        enroll_handle(srv, st, req->message, req->message_len, out);
+        enroll_handle(srv, e, st, req->message, req->message_len, out);
         return;
     default:
         reply_text(out, 400, "unknown operation");
@@ -149,7 +196,8 @@ void service_crl(const server *srv, store *st, reply *out)
 {
     store_crl rec = {0};
     char err[256];
-    if (crl_current(&srv->ca, &srv->cfg, st, 0, &rec, err, sizeof(err)) != 0) {
+    const era *e = server_era(srv, time(NULL));
+    if (crl_current(&e->ca, &srv->cfg, st, 0, &rec, err, sizeof(err)) != 0) {
         reply_text(out, 503, err);
         return;
     }
