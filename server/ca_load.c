@@ -92,29 +92,20 @@ static int pair_matches(X509 *cert, EVP_PKEY *key, const char *what, char *err, 
     return -1;
 }
 
-/* Loads a generation from DIR files cert_name/key_name (and RA files) when cert_name exists. */
-static int load_gen(const config *c, ca_gen *g, const char *cert_name, const char *key_name,
-                    const char *ra_cert_name, const char *ra_key_name, char *err, size_t errlen)
+/* Loads a certificate and its key from DIR files when the certificate file exists. */
+static int load_pair(const config *c, const char *cert_name, const char *key_name, X509 **cert,
+                     EVP_PKEY **key, char *err, size_t errlen)
 {
     char path[CONFIG_PATH + 32];
     config_path(c, cert_name, path, sizeof(path));
     if (access(path, F_OK) != 0)
         return 0;
-    g->cert = ca_load_cert(path, err, errlen);
+    *cert = ca_load_cert(path, err, errlen);
     config_path(c, key_name, path, sizeof(path));
-    g->key = g->cert ? ca_load_key(path, err, errlen) : NULL;
-    if (g->key == NULL || pair_matches(g->cert, g->key, cert_name, err, errlen) != 0)
+    *key = *cert ? ca_load_key(path, err, errlen) : NULL;
+    if (*key == NULL || pair_matches(*cert, *key, cert_name, err, errlen) != 0)
         return -1;
-    if (ra_cert_name == NULL)
-        return 0;
-    config_path(c, ra_cert_name, path, sizeof(path));
-    if (access(path, F_OK) != 0)
-        return 0;
-    g->ra_cert = ca_load_cert(path, err, errlen);
-    config_path(c, ra_key_name, path, sizeof(path));
-    g->ra_key = g->ra_cert ? ca_load_key(path, err, errlen) : NULL;
-    return g->ra_key && pair_matches(g->ra_cert, g->ra_key, ra_cert_name, err, errlen) == 0 ? 0
-                                                                                            : -1;
+    return 0;
 }
 
 static void gen_free(ca_gen *g)
@@ -128,11 +119,13 @@ static void gen_free(ca_gen *g)
 
 static int load_generations(authority *ca, const config *c, char *err, size_t errlen)
 {
-    if (load_gen(c, &ca->next, CA_NEXT_CERT, CA_NEXT_KEY, ca->ra_cert ? CA_NEXT_RA_CERT : NULL,
-                 CA_NEXT_RA_KEY, err, errlen) != 0 ||
-        load_gen(c, &ca->prev, CA_PREV_CERT, CA_PREV_KEY, NULL, NULL, err, errlen) != 0)
+    ca_gen *n = &ca->next, *p = &ca->prev;
+    if (load_pair(c, CA_NEXT_CERT, CA_NEXT_KEY, &n->cert, &n->key, err, errlen) != 0 ||
+        load_pair(c, CA_PREV_CERT, CA_PREV_KEY, &p->cert, &p->key, err, errlen) != 0)
         return -1;
-    return 0;
+    if (ca->ra_cert == NULL || n->cert == NULL)
+        return 0;
+    return load_pair(c, CA_NEXT_RA_CERT, CA_NEXT_RA_KEY, &n->ra_cert, &n->ra_key, err, errlen);
 }
 
 int ca_load(authority *ca, const config *c, char *err, size_t errlen)
