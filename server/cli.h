@@ -16,7 +16,7 @@ typedef struct command {
 } command;
 
 extern const command cmd_init, cmd_serve, cmd_pending, cmd_approve, cmd_reject, cmd_certs, cmd_show,
-    cmd_revoke, cmd_crl, cmd_challenge;
+    cmd_revoke, cmd_crl, cmd_challenge, cmd_rollover;
 
 /* Exit codes. */
 #define EXIT_USAGE 2

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -93,6 +94,46 @@ static int check_policy(config *c)
     return 0;
 }
 
+static void announce(const server *srv, const http_server *h)
+{
+    char line[CONFIG_PATH + 256];
+    snprintf(line, sizeof(line), "serving %s CA \"%s\" on port %u (%s approval%s%s)",
+             srv->eras[0].ca.ra_cert ? "an RA-mode" : "a", srv->cfg.dir, http_port(h),
+             srv->cfg.approve == APPROVE_AUTO ? "automatic" : "manual",
+             srv->cfg.legacy_algorithms ? ", legacy DES/MD5 allowed" : "",
+             srv->n_eras == 2 ? ", next CA prepared" : "");
+    log_info(stdout, srv->cfg.log_format, line);
+}
+
+/*
+ * SIGHUP: reads the CA files again (after `scepd rollover`, or new certificates) and serves
+ * with them on the same listening socket; the old server finishes its requests first. A CA
+ * that does not load leaves the old one serving.
+ */
+static http_server *reload(server **srv, http_server *h)
+{
+    server *fresh = calloc(1, sizeof(*fresh));
+    char err[512];
+    const config *c = &(*srv)->cfg;
+    if (fresh == NULL || server_init(fresh, c, err, sizeof(err)) != 0) {
+        char line[600];
+        snprintf(line, sizeof(line), "reload failed, still serving the old CA: %s",
+                 fresh ? err : "out of memory");
+        log_info(stdout, c->log_format, line);
+        free(fresh);
+        return h;
+    }
+    http_server *next = http_takeover(h, fresh, err, sizeof(err));
+    server_free(*srv);
+    free(*srv);
+    *srv = fresh;
+    if (next == NULL)
+        log_info(stdout, fresh->cfg.log_format, err);
+    else
+        announce(fresh, next);
+    return next;
+}
+
 static int run(int argc, char **argv)
 {
     config c;
@@ -101,35 +142,39 @@ static int run(int argc, char **argv)
         return cli_usage(&cmd_serve);
     if (rc != 0 || check_policy(&c) != 0)
         return EXIT_FAIL;
-    /* Block the stop signals before any thread starts, so that only sigwait() sees them. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* Block the signals before any thread starts, so that only sigwait() sees them. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    server srv;
-    char err[512], line[CONFIG_PATH + 256];
-    if (server_init(&srv, &c, err, sizeof(err)) != 0)
-        return cli_fail("serve", "%s", err);
-    http_server *h = http_start(&srv, err, sizeof(err));
-    if (h == NULL) {
-        server_free(&srv);
+    server *srv = calloc(1, sizeof(*srv));
+    char err[512];
+    if (srv == NULL)
+        return cli_fail("serve", "out of memory");
+    if (server_init(srv, &c, err, sizeof(err)) != 0) {
+        free(srv);
         return cli_fail("serve", "%s", err);
     }
-    snprintf(line, sizeof(line), "serving %s CA \"%s\" on port %u (%s approval%s)",
-             srv.eras[0].ca.ra_cert ? "an RA-mode" : "a", c.dir, http_port(h),
-             c.approve == APPROVE_AUTO ? "automatic" : "manual",
-             c.legacy_algorithms ? ", legacy DES/MD5 allowed" : "");
-    log_info(stdout, c.log_format, line);
+    http_server *h = http_start(srv, err, sizeof(err));
+    if (h == NULL) {
+        server_free(srv);
+        free(srv);
+        return cli_fail("serve", "%s", err);
+    }
+    announce(srv, h);
     int sig = 0;
-    sigwait(&stop, &sig);
+    while (h != NULL && sigwait(&signals, &sig) == 0 && sig == SIGHUP)
+        h = reload(&srv, h);
     log_info(stdout, c.log_format, "stopping: finishing requests in flight");
     http_stop(h);
-    server_free(&srv);
+    server_free(srv);
+    free(srv);
     log_info(stdout, c.log_format, "stopped");
-    return 0;
+    return h ? 0 : EXIT_FAIL;
 }
 
 const command cmd_serve = {"serve", "serve SCEP over HTTP", usage_text, run};

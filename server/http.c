@@ -277,7 +277,24 @@ static unsigned worker_count(const config *c)
     return n > 0 ? (unsigned)n : 2;
 }
 
-http_server *http_start(server *srv, char *err, size_t errlen)
+/* Starts the daemon on h->addr, or on listen_fd when it is not MHD_INVALID_SOCKET. */
+static int start_daemon(http_server *h, MHD_socket listen_fd)
+{
+    const config *c = &h->srv->cfg;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    if (h->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE, worker_count(c),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)c->request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_END);
+    return h->daemon != NULL ? 0 : -1;
+}
+
+static http_server *new_server(server *srv, char *err, size_t errlen)
 {
     http_server *h = calloc(1, sizeof(*h));
     if (h == NULL)
@@ -288,23 +305,59 @@ http_server *http_start(server *srv, char *err, size_t errlen)
         free(h);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
-    if (h->addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-        MHD_OPTION_THREAD_POOL_SIZE, worker_count(&srv->cfg), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)srv->cfg.request_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(128 * 1024), MHD_OPTION_URI_LOG_CALLBACK, on_uri, h, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, h, MHD_OPTION_END);
-    if (h->daemon == NULL) {
+    return h;
+}
+
+static void free_server(http_server *h)
+{
+    pthread_key_delete(h->store_key);
+    free(h);
+}
+
+http_server *http_start(server *srv, char *err, size_t errlen)
+{
+    http_server *h = new_server(srv, err, errlen);
+    if (h == NULL)
+        return NULL;
+    if (start_daemon(h, MHD_INVALID_SOCKET) != 0) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not allowed)",
                  srv->cfg.listen);
-        pthread_key_delete(h->store_key);
-        free(h);
+        free_server(h);
         return NULL;
     }
+    return h;
+}
+
+/* Lets the requests in flight finish (up to the request timeout), then stops. */
+static void drain_and_stop(http_server *h)
+{
+    for (int waited = 0; waited < h->srv->cfg.request_timeout * 10; waited++) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (info == NULL || info->num_connections == 0)
+            break;
+        nanosleep(&(struct timespec){0, 100000000}, NULL);
+    }
+    MHD_stop_daemon(h->daemon);
+    free_server(h);
+}
+
+http_server *http_takeover(http_server *old, server *srv, char *err, size_t errlen)
+{
+    http_server *h = new_server(srv, err, errlen);
+    if (h == NULL)
+        return old;
+    /* The listening socket passes to the new daemon: no moment without a listener. */
+    MHD_socket fd = MHD_quiesce_daemon(old->daemon);
+    if (fd == MHD_INVALID_SOCKET || start_daemon(h, fd) != 0) {
+        snprintf(err, errlen, "cannot hand the listening socket over; stopping");
+        free_server(h);
+        drain_and_stop(old);
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        return NULL;
+    }
+    drain_and_stop(old);
     return h;
 }
 
@@ -318,16 +371,8 @@ void http_stop(http_server *h)
 {
     if (h == NULL)
         return;
-    MHD_quiesce_daemon(h->daemon);
-    /* Requests in flight finish; give them up to the request timeout. */
-    for (int waited = 0; waited < h->srv->cfg.request_timeout * 10; waited++) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (info == NULL || info->num_connections == 0)
-            break;
-        nanosleep(&(struct timespec){0, 100000000}, NULL);
-    }
-    MHD_stop_daemon(h->daemon);
-    pthread_key_delete(h->store_key);
-    free(h);
+    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    drain_and_stop(h);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd); /* a quiesced daemon leaves its listening socket to us */
 }

@@ -5,9 +5,9 @@
 #include "cli.h"
 #include "scep/scep.h"
 
-static const command *const commands[] = {&cmd_init,   &cmd_serve,    &cmd_pending, &cmd_approve,
-                                          &cmd_reject, &cmd_certs,    &cmd_show,    &cmd_revoke,
-                                          &cmd_crl,    &cmd_challenge};
+static const command *const commands[] = {&cmd_init,   &cmd_serve,     &cmd_pending, &cmd_approve,
+                                          &cmd_reject, &cmd_certs,     &cmd_show,    &cmd_revoke,
+                                          &cmd_crl,    &cmd_challenge, &cmd_rollover};
 
 static int usage(FILE *out)
 {

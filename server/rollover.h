@@ -1,0 +1,24 @@
+/* CA rollover (the draft's "shadow CA", RFC 8894 section 2.4 GetNextCACert): the next CA
+ * generation, prepared before the current one ends and current from its notBefore on. */
+#ifndef SCEPD_ROLLOVER_H
+#define SCEPD_ROLLOVER_H
+
+#include <time.h>
+
+#include "ca.h"
+
+/*
+ * Prepares the next generation in c->dir: a new key of the current key's type, a self-signed
+ * CA certificate with the same subject valid from switch_at for days (0: as long as the
+ * current one), and in RA mode a new RA certificate from it; records it in the store. When
+ * the previous switch has happened, first moves the files along (current -> prev-ca.*,
+ * next -> current). Returns 0, or -1 with a reason.
+ */
+int rollover_prepare(const config *c, store *st, time_t switch_at, int days, char *err,
+                     size_t errlen);
+
+/* When the switch should happen by default: overlap_days before the current CA ends (and not
+ * before now). */
+time_t rollover_default_switch(const authority *ca, int overlap_days);
+
+#endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Certificate lifecycle with our client against our server: revocation and CRLs (GetCRL, the
+# CDP URL), one-time challenges, and a CA rollover end to end. Checked with openssl.
+source "$(dirname "$0")/../interop/lib.sh"
+SCEP=${SCEP:-$ROOT/build/scep}
+
+CA=$WORK/ca
+new_ca "$CA" --ra --days 400
+PORT_FIXED=$(free_port)
+CRL_URL="http://127.0.0.1:$PORT_FIXED/crl/ca.crl"
+start_on() { # a server on the fixed port, so that the CDP URL stays right
+  [ -n "$SCEPD_PID" ] && stop_scepd
+  URL="http://127.0.0.1:$PORT_FIXED/scep"
+  "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT_FIXED" "$@" >> "$WORK/scepd.log" 2>&1 &
+  SCEPD_PID=$!
+  for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && return 0; sleep 0.1; done
+  fail "scepd did not start"
+}
+start_on --challenge s3cret --set renewal_window=0% --set "crl_url=$CRL_URL"
+cd "$WORK"
+"$SCEP" getca -u "$URL" -o cadir > /dev/null || fail "getca"
+
+enroll() { "$SCEP" enroll -u "$URL" --ca cadir --key "$1.key" --out "$1.pem" --subject "CN=$1" "${@:2}" > "$1.out" 2>&1; }
+
+# Revocation and CRLs.
+enroll keep --challenge s3cret || fail "enroll keep"
+enroll lost --challenge s3cret || fail "enroll lost"
+openssl x509 -in keep.pem -noout -ext crlDistributionPoints | grep -q "URI:$CRL_URL" \
+  || fail "issued certificates carry no CRL Distribution Points"
+LOST=$(openssl x509 -in lost.pem -noout -serial | cut -d= -f2)
+KEEP=$(openssl x509 -in keep.pem -noout -serial | cut -d= -f2)
+"$SCEPD" revoke --dir "$CA" "$LOST" --reason keyCompromise > revoke.txt || fail "scepd revoke"
+"$SCEP" getcrl -u "$URL" --ca cadir --cert keep.pem --key keep.key --out crl.pem > /dev/null \
+  || fail "GetCRL"
+openssl crl -in crl.pem -noout -CAfile cadir/ca.pem 2>&1 | grep -q "verify OK" || fail "the CRL is not signed by the CA"
+openssl crl -in crl.pem -noout -text > crl.txt
+grep -q "Serial Number: $LOST" crl.txt || fail "the CRL does not list the revoked serial"
+grep -q "Key Compromise" crl.txt || fail "the CRL does not carry the reason"
+grep -q "Serial Number: $KEEP" crl.txt && fail "the CRL lists a valid certificate"
+curl -fs -o cdp.der "$CRL_URL" || fail "the CDP URL serves nothing"
+cmp -s cdp.der <(openssl crl -in crl.pem -outform DER) || fail "the CDP URL serves another CRL than GetCRL"
+[ "$(curl -s -o /dev/null -w '%{content_type}' "$CRL_URL")" = application/pkix-crl ] || fail "CRL content type"
+openssl verify -crl_check -CAfile cadir/ca.pem -CRLfile crl.pem lost.pem > /dev/null 2>&1 \
+  && fail "openssl accepts the revoked certificate"
+openssl verify -crl_check -CAfile cadir/ca.pem -CRLfile crl.pem keep.pem > /dev/null || fail "openssl refuses a valid certificate"
+ok "revoke, GetCRL and the CDP URL give the same CA-signed CRL listing the revoked serial"
+
+if "$SCEP" renew -u "$URL" --ca cadir --cert lost.pem --key lost.key --new-key lost2.key --out lost2.pem > r.out 2>&1; then
+  fail "a revoked certificate was renewed"
+fi
+grep -q "revoked" r.out || fail "no reason given for refusing a revoked certificate: $(cat r.out)"
+ok "renewal of a revoked certificate is refused, saying why"
+
+# One-time challenges: once, never twice, not after expiry, only for matching subjects.
+OTC=$("$SCEPD" challenge --dir "$CA" --ttl 10m | tail -n 1)
+grep -q "$OTC" "$WORK/scepd.log" "$CA/scepd.db" && fail "the one-time challenge is stored or logged in clear"
+enroll otc1 --challenge "$OTC" || fail "a fresh one-time challenge was refused: $(cat otc1.out)"
+if enroll otc2 --challenge "$OTC"; then fail "a one-time challenge worked twice"; fi
+grep -q "already used" otc2.out || fail "unclear reason for a used challenge: $(cat otc2.out)"
+LATE=$("$SCEPD" challenge --dir "$CA" --ttl 1 | tail -n 1)
+sleep 2
+if enroll late --challenge "$LATE"; then fail "an expired one-time challenge worked"; fi
+LAB=$("$SCEPD" challenge --dir "$CA" --subject-match '^CN=lab-' | tail -n 1)
+if enroll other --challenge "$LAB"; then fail "a subject-bound challenge worked for another subject"; fi
+enroll lab-7 --challenge "$LAB" || fail "a subject-bound challenge was refused for its subject"
+ok "one-time challenges: once, not twice, not after expiry, only for matching subjects"
+
+# Rollover: prepare, GetNextCACert (signature checked with openssl), shadow certificate,
+# switch, renewal under the new CA.
+"$SCEPD" rollover --dir "$CA" --switch-in 6 > rollover.txt || fail "scepd rollover"
+kill -HUP "$SCEPD_PID"
+sleep 1
+"$SCEP" getcaps -u "$URL" | grep -q GetNextCACert || fail "GetNextCACert is not advertised"
+curl -fs -o next.p7 "$URL?operation=GetNextCACert" || fail "GetNextCACert over HTTP"
+openssl cms -verify -inform DER -in next.p7 -certfile cadir/ca.pem -CAfile cadir/ca.pem -out next-inner.der -binary > /dev/null 2>&1 \
+  || fail "openssl does not verify GetNextCACert's signature against the current CA"
+openssl pkcs7 -inform DER -in next-inner.der -print_certs | openssl x509 -noout -fingerprint -sha256 > /dev/null \
+  || fail "GetNextCACert holds no certificate"
+"$SCEP" getnextca -u "$URL" --ca cadir -o nextdir > /dev/null || fail "scep getnextca"
+# The saved bundle holds the next CA certificate, byte for byte (same PEM body).
+grep -qF "$(sed -n '2,4p' "$CA/next-ca.pem")" nextdir/certs.pem || fail "getnextca saved another certificate"
+"$SCEP" renew -u "$URL" --ca cadir --cert keep.pem --key keep.key --new-key shadow.key --out shadow.pem > /dev/null \
+  || fail "renewal during the rollover"
+SWITCH=$(openssl x509 -in "$CA/next-ca.pem" -noout -startdate | cut -d= -f2)
+[ "$(openssl x509 -in shadow.pem -noout -startdate | cut -d= -f2)" = "$SWITCH" ] || fail "the shadow certificate is not valid from the switch"
+openssl verify -CAfile "$CA/next-ca.pem" -attime $(( $(date -d "$SWITCH" +%s) + 60 )) shadow.pem > /dev/null \
+  || fail "the shadow certificate is not issued by the next CA"
+ok "rollover prepared: GetNextCACert signed by the current CA, shadow certificate from the next CA valid from the switch"
+sleep 6
+"$SCEP" getca -u "$URL" -o newca > /dev/null || fail "getca after the switch"
+cmp -s <(openssl x509 -in newca/ca.pem -outform DER) <(openssl x509 -in "$CA/next-ca.pem" -outform DER) \
+  || fail "after the switch GetCACert does not return the new CA"
+"$SCEP" renew -u "$URL" --ca newca --cert shadow.pem --key shadow.key --new-key after.key --out after.pem > /dev/null \
+  || fail "renewal after the switch"
+openssl verify -CAfile newca/ca.pem after.pem > /dev/null || fail "the renewed certificate is not from the new CA"
+"$SCEPD" certs --dir "$CA" | awk '$2 == "ca"' | wc -l | grep -q '^2$' || fail "both CA generations are not in scepd certs"
+ok "switch: the new CA is current, renewal under it works, both generations listed"
+finish
