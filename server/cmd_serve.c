@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "rollover.h"
 #include "server.h"
 
 static const char usage_text[] =
@@ -134,6 +136,32 @@ static http_server *reload(server **srv, http_server *h)
     return next;
 }
 
+/*
+ * auto_rollover_days: when the current CA ends within that many days and nothing is prepared,
+ * prepare the next CA (switching at the current one's expiry). Returns 1 when it did.
+ */
+static int auto_rollover(const server *srv)
+{
+    const config *c = &srv->cfg;
+    const era *now = server_era(srv, time(NULL));
+    if (c->auto_rollover_days <= 0 || now->ca.next.cert != NULL)
+        return 0;
+    time_t end = (time_t)ca_unix_time(X509_get0_notAfter(now->ca.cert));
+    if (end - time(NULL) > (time_t)c->auto_rollover_days * 86400)
+        return 0;
+    char err[512], line[700];
+    store *st = NULL;
+    char uri[CONFIG_PATH * 2];
+    config_store_uri(c, uri, sizeof(uri));
+    st = store_open(uri, err, sizeof(err));
+    int rc = st ? rollover_prepare(c, st, end, 0, err, sizeof(err)) : -1;
+    store_close(st);
+    snprintf(line, sizeof(line),
+             rc == 0 ? "auto rollover: prepared the next CA" : "auto rollover: %s", err);
+    log_info(stdout, c->log_format, line);
+    return rc == 0;
+}
+
 static int run(int argc, char **argv)
 {
     config c;
@@ -166,9 +194,17 @@ static int run(int argc, char **argv)
         return cli_fail("serve", "%s", err);
     }
     announce(srv, h);
-    int sig = 0;
-    while (h != NULL && sigwait(&signals, &sig) == 0 && sig == SIGHUP)
+    if (auto_rollover(srv))
         h = reload(&srv, h);
+    /* SIGHUP reloads; a quiet minute checks whether an automatic rollover is due. */
+    for (;;) {
+        struct timespec minute = {60, 0};
+        int sig = h ? sigtimedwait(&signals, NULL, &minute) : SIGTERM;
+        if (sig == SIGHUP || (sig < 0 && auto_rollover(srv)))
+            h = reload(&srv, h);
+        else if (sig == SIGTERM || sig == SIGINT)
+            break;
+    }
     log_info(stdout, c.log_format, "stopping: finishing requests in flight");
     http_stop(h);
     server_free(srv);

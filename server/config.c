@@ -144,6 +144,7 @@ static const option_row options[] = {
     BOOL("unique_subject", unique_subject),
     BOOL("getcacert_include_ca", getcacert_include_ca),
     INT("crl_days", crl_days, 1, 3650),
+    INT("auto_rollover_days", auto_rollover_days, 0, 3650),
     TEXT("crl_url", crl_url),
     INT("threads", threads, 0, 256),
     {"max_body", K_SIZE, offsetof(config, max_body), 0, 1024, 16 * 1024 * 1024},
@@ -313,6 +314,8 @@ int config_write(const config *c, const char *path)
             "# CRLs: each valid this many days; served at /crl/ca.crl and by GetCRL\n"
             "crl_days = 7\n"
             "# crl_url = http://ca.example/crl/ca.crl   (put in issued certificates)\n\n"
+            "# Prepare the next CA this many days before the current one expires (0: never)\n"
+            "auto_rollover_days = 0\n\n"
             "# HTTP\n"
             "threads = 0\nmax_body = %zu\nmax_connections = %d\nrequest_timeout = %d\n",
             c->store, c->listen, c->approve == APPROVE_AUTO ? "auto" : "manual",

@@ -44,6 +44,10 @@ typedef struct config {
     int renewal_revoke_old;
     approve_mode renewal_approve;
 
+    /* Prepare the next CA by itself this many days before the current one expires, switching
+     * at its expiry (Cisco's auto-rollover); 0: only `scepd rollover`. */
+    int auto_rollover_days;
+
     /* CRLs: validity of each CRL, and the URL published in issued certificates (empty: no
      * CRL Distribution Points extension). */
     int crl_days;

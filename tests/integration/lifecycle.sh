@@ -95,4 +95,17 @@ cmp -s <(openssl x509 -in newca/ca.pem -outform DER) <(openssl x509 -in "$CA/nex
 openssl verify -CAfile newca/ca.pem after.pem > /dev/null || fail "the renewed certificate is not from the new CA"
 "$SCEPD" certs --dir "$CA" | awk '$2 == "ca"' | wc -l | grep -q '^2$' || fail "both CA generations are not in scepd certs"
 ok "switch: the new CA is current, renewal under it works, both generations listed"
+
+# auto_rollover_days: a CA ending within that many days gets its successor prepared by itself,
+# switching at its expiry.
+SHORT=$WORK/short
+"$SCEPD" init --dir "$SHORT" --subject "CN=Short CA" --days 3 > /dev/null || fail "init short CA"
+start_scepd "$SHORT" --challenge s3cret --set auto_rollover_days=5
+for _ in $(seq 1 30); do [ -f "$SHORT/next-ca.pem" ] && break; sleep 0.1; done
+[ -f "$SHORT/next-ca.pem" ] || fail "auto rollover prepared nothing"
+[ "$(openssl x509 -in "$SHORT/next-ca.pem" -noout -startdate | cut -d= -f2)" = \
+  "$(openssl x509 -in "$SHORT/ca.pem" -noout -enddate | cut -d= -f2)" ] || fail "auto rollover does not switch at expiry"
+sleep 0.5
+"$SCEP" getcaps -u "$URL" | grep -q GetNextCACert || fail "the prepared next CA is not advertised"
+ok "auto_rollover_days prepares the next CA, switching at the current one's expiry"
 finish
