@@ -31,6 +31,9 @@ scep_err scep_msg_decrypt(const scep_ctx *ctx, scep_msg *msg, const scep_decrypt
 {
     if (msg == NULL)
         return SCEP_E_INVALID_ARG;
+    if (!scep_digest_allowed(ctx, msg->digest))
+        return scepi_diag(diag, SCEP_E_BAD_ALG, "%s is not allowed (legacy algorithms off)",
+                          scep_digest_name(msg->digest));
     if (msg->payload != NULL || !carries_envelope(msg))
         return SCEP_OK;
     if (msg->envelope == NULL)

@@ -281,7 +281,9 @@ static unsigned worker_count(const config *c)
 static int start_daemon(http_server *h, MHD_socket listen_fd)
 {
     const config *c = &h->srv->cfg;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC;
+    /* poll, not epoll: with epoll libmicrohttpd 0.9.75 sometimes misses a client's half-close
+     * and holds the connection until the timeout. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     h->daemon = MHD_start_daemon(

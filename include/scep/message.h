@@ -109,6 +109,8 @@ typedef struct scep_decrypt_options {
 
 /*
  * Opens msg's envelope and parses the payload by message type into msg's payload fields.
+ * It also refuses a digest the context forbids (MD5 without legacy): scep_msg_open() accepts
+ * one whose signature verifies, so that a server can answer it with a signed badAlg.
  * Departs from the out-parameter rule: it fills msg in place; on failure the payload fields
  * stay empty and the header fields stay valid, so a server can still answer FAILURE.
  * A message without an envelope (CertRep FAILURE/PENDING) succeeds and leaves them empty.
