@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "admin_http.h"
 #include "http.h"
 #include "log.h"
 #include "rollover.h"
@@ -194,6 +195,15 @@ static int run(int argc, char **argv)
         return cli_fail("serve", "%s", err);
     }
     announce(srv, h);
+    admin_http *admin = admin_http_start(&c, err, sizeof(err));
+    if (admin == NULL && err[0] != '\0') {
+        http_stop(h);
+        server_free(srv);
+        free(srv);
+        return cli_fail("serve", "%s", err);
+    }
+    if (admin != NULL)
+        log_info(stdout, c.log_format, "admin endpoint: POST /challenge on the admin listener");
     if (auto_rollover(srv))
         h = reload(&srv, h);
     /* SIGHUP reloads; a quiet minute checks whether an automatic rollover is due. */
@@ -206,6 +216,7 @@ static int run(int argc, char **argv)
             break;
     }
     log_info(stdout, c.log_format, "stopping: finishing requests in flight");
+    admin_http_stop(admin);
     http_stop(h);
     server_free(srv);
     free(srv);

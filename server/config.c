@@ -145,6 +145,9 @@ static const option_row options[] = {
     BOOL("getcacert_include_ca", getcacert_include_ca),
     INT("crl_days", crl_days, 1, 3650),
     INT("auto_rollover_days", auto_rollover_days, 0, 3650),
+    TEXT("admin_listen", admin_listen),
+    TEXT("admin_token", admin_token),
+    TEXT("admin_token_file", admin_token_file),
     TEXT("crl_url", crl_url),
     INT("threads", threads, 0, 256),
     {"max_body", K_SIZE, offsetof(config, max_body), 0, 1024, 16 * 1024 * 1024},
@@ -198,7 +201,7 @@ int config_set(config *c, const char *key, const char *value, char *err, size_t 
         if (set_by_row(c, &options[i], value) == 0)
             return 0;
         /* Never echo a secret back. */
-        int secret = strcmp(key, "challenge") == 0;
+        int secret = strcmp(key, "challenge") == 0 || strcmp(key, "admin_token") == 0;
         snprintf(err, errlen, "bad value for %s%s%s", key, secret ? "" : ": ", secret ? "" : value);
         return -1;
     }
@@ -316,6 +319,9 @@ int config_write(const config *c, const char *path)
             "# crl_url = http://ca.example/crl/ca.crl   (put in issued certificates)\n\n"
             "# Prepare the next CA this many days before the current one expires (0: never)\n"
             "auto_rollover_days = 0\n\n"
+            "# Admin endpoint for minting one-time challenges (POST /challenge, bearer token)\n"
+            "# admin_listen = 127.0.0.1:8081\n"
+            "# admin_token_file = admin.token\n\n"
             "# HTTP\n"
             "threads = 0\nmax_body = %zu\nmax_connections = %d\nrequest_timeout = %d\n",
             c->store, c->listen, c->approve == APPROVE_AUTO ? "auto" : "manual",

@@ -48,6 +48,11 @@ typedef struct config {
      * at its expiry (Cisco's auto-rollover); 0: only `scepd rollover`. */
     int auto_rollover_days;
 
+    /* The admin endpoint for minting one-time challenges: off when admin_listen is empty. */
+    char admin_listen[128];
+    char admin_token[CONFIG_SECRET];
+    char admin_token_file[CONFIG_PATH];
+
     /* CRLs: validity of each CRL, and the URL published in issued certificates (empty: no
      * CRL Distribution Points extension). */
     int crl_days;

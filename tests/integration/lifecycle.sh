@@ -65,6 +65,22 @@ if enroll other --challenge "$LAB"; then fail "a subject-bound challenge worked 
 enroll lab-7 --challenge "$LAB" || fail "a subject-bound challenge was refused for its subject"
 ok "one-time challenges: once, not twice, not after expiry, only for matching subjects"
 
+# The admin endpoint mints them over HTTP, for a bearer token only.
+ADMIN_PORT=$(free_port)
+TOKEN=admin-token-0123456789abcdef
+start_on --challenge s3cret --set renewal_window=0% --set "crl_url=$CRL_URL" \
+  --set "admin_listen=127.0.0.1:$ADMIN_PORT" --set "admin_token=$TOKEN"
+ADMIN="http://127.0.0.1:$ADMIN_PORT/challenge"
+for _ in $(seq 1 30); do curl -s -o /dev/null "$ADMIN" && break; sleep 0.1; done
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$ADMIN")" = 401 ] || fail "the admin endpoint answers without a token"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Authorization: Bearer nope' "$ADMIN")" = 401 ] \
+  || fail "the admin endpoint answers a wrong token"
+MINTED=$(curl -fs -X POST -H "Authorization: Bearer $TOKEN" "$ADMIN?ttl=300") || fail "minting over HTTP"
+enroll minted --challenge "$MINTED" || fail "a challenge minted over HTTP was refused"
+if enroll minted2 --challenge "$MINTED"; then fail "an HTTP-minted challenge worked twice"; fi
+grep -q "$TOKEN" "$WORK/scepd.log" && fail "the admin token reached the log"
+ok "admin endpoint: bearer token required; a minted challenge works once"
+
 # Rollover: prepare, GetNextCACert (signature checked with openssl), shadow certificate,
 # switch, renewal under the new CA.
 "$SCEPD" rollover --dir "$CA" --switch-in 6 > rollover.txt || fail "scepd rollover"
