@@ -3,15 +3,20 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 
 #include "ca.h"
 #include "cli.h"
+#include "challenge.h"
 #include "crl.h"
 
 static const char revoke_usage[] =
-    "usage: scepd revoke --dir DIR SERIAL [--reason REASON]\n\n"
+    "usage: scepd revoke --dir DIR SERIAL [--reason REASON] [--verify-challenge]\n\n"
     "Revokes the certificate with that serial (hex) and issues a new CRL at once.\n"
+    "With --verify-challenge, first reads a challenge password on standard input (the one the\n"
+    "caller says they enrolled with: the draft's manual revocation check) and revokes only when\n"
+    "it matches the one stored, hashed, with the request.\n"
     "REASON: unspecified (default), keyCompromise, cACompromise, affiliationChanged,\n"
     "superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise.\n";
 static const char crl_usage[] =
@@ -74,19 +79,43 @@ static int issue_crl(const char *cmd, const authority *ca, const config *c, stor
     return rc;
 }
 
+/* The caller's challenge, read from stdin, against the hash stored with the request. */
+static const char *challenge_mismatch(store *st, const char *serial)
+{
+    char given[CONFIG_SECRET] = "", hash[STORE_KEY_ID];
+    if (fgets(given, sizeof(given), stdin) == NULL)
+        return "no challenge on standard input";
+    given[strcspn(given, "\r\n")] = '\0';
+    challenge_hash(given, hash);
+    OPENSSL_cleanse(given, sizeof(given));
+    store_request r = {0};
+    const char *why = NULL;
+    if (st->ops->request_get_by_cert(st, serial, &r) != STORE_OK)
+        why = "no enrollment request is recorded for this certificate";
+    else if (r.challenge_hash[0] == '\0')
+        why = "the request carried no challenge to verify";
+    else if (CRYPTO_memcmp(r.challenge_hash, hash, sizeof(hash)) != 0)
+        why = "the challenge does not match the one the certificate was enrolled with";
+    store_request_clear(&r);
+    return why;
+}
+
 static int run_revoke(int argc, char **argv)
 {
     static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
                                              {"reason", required_argument, NULL, 'r'},
+                                             {"verify-challenge", no_argument, NULL, 'v'},
                                              {NULL, 0, NULL, 0}};
     const char *dir = NULL, *reason = "unspecified";
-    int c;
+    int c, verify = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
         if (c == 'd')
             dir = optarg;
         else if (c == 'r')
             reason = optarg;
+        else if (c == 'v')
+            verify = 1;
         else
             return cli_usage(&cmd_revoke);
     int code = reason_code(reason);
@@ -104,9 +133,12 @@ static int run_revoke(int argc, char **argv)
         return EXIT_FAIL;
     store_cert rec = {0};
     int rc = 0;
+    const char *mismatch = NULL;
     store_status s = st->ops->cert_get(st, serial, &rec);
     if (s != STORE_OK)
         rc = cli_fail("revoke", "no certificate with serial %s", serial);
+    else if (verify && (mismatch = challenge_mismatch(st, serial)) != NULL)
+        rc = cli_fail("revoke", "not revoked: %s", mismatch);
     else if (rec.is_ca)
         rc = cli_fail("revoke", "%s is a CA certificate", serial);
     else if (rec.state == CERT_REVOKED)

@@ -336,6 +336,9 @@ static void new_request(exchange *x, const char *key_id)
         return;
     }
     r.message_type = (int)x->req->type;
+    /* Kept hashed: the draft's manual revocation check asks the caller for it again. */
+    if (x->password[0] != '\0')
+        challenge_hash(x->password, r.challenge_hash);
     unsigned char *der = NULL;
     int n = i2d_X509_REQ(x->req->csr, &der);
     r.csr_der = der;

@@ -54,6 +54,7 @@ typedef struct store_request {
     size_t csr_len;
     char cert_serial[STORE_HEX_SERIAL]; /* when ISSUED */
     char reason[STORE_TEXT];            /* why rejected, for the failInfoText */
+    char challenge_hash[STORE_KEY_ID];  /* hex SHA-256 of the request's challenge, or empty */
     int64_t created_at;                 /* Unix seconds */
     int64_t updated_at;
 } store_request;
@@ -128,6 +129,8 @@ typedef struct store_ops {
     store_status (*request_put)(store *s, const store_request *req, store_request *out);
     store_status (*request_get)(store *s, const char *transaction_id, store_request *out);
     store_status (*request_get_by_id)(store *s, int64_t id, store_request *out);
+    /* The request whose certificate has this serial. */
+    store_status (*request_get_by_cert)(store *s, const char *serial, store_request *out);
     /* Moves request id from state `from` to `to` (STORE_CONFLICT when it is not in `from`),
      * recording reason (may be NULL). */
     store_status (*request_transition)(store *s, int64_t id, request_state from, request_state to,
@@ -179,6 +182,6 @@ store *store_open(const char *uri, char *err, size_t errlen);
 void store_close(store *s);
 
 /* The schema version this build writes. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 #endif

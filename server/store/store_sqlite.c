@@ -82,6 +82,9 @@ static const char *const migrations[] = {
     " used_at INTEGER NOT NULL DEFAULT 0,"
     " subject_match TEXT NOT NULL DEFAULT '');"
     "PRAGMA user_version = 2;",
+    /* 2 -> 3: the hashed challenge of each request, for the draft's manual revocation check. */
+    "ALTER TABLE requests ADD COLUMN challenge_hash TEXT NOT NULL DEFAULT '';"
+    "PRAGMA user_version = 3;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -90,7 +93,7 @@ _Static_assert(STORE_SQLITE_APPLICATION_ID == 1396917584, "application_id in the
 
 #define REQUEST_COLS                                                                               \
     "id, transaction_id, key_id, subject, message_type, state, csr, cert_serial, reason, "         \
-    "created_at, updated_at"
+    "created_at, updated_at, challenge_hash"
 #define CERT_COLS                                                                                  \
     "serial, subject, issuer, key_id, transaction_id, not_before, not_after, state, revoked_at, "  \
     "revocation_reason, is_ca, der"
@@ -300,6 +303,7 @@ static int row_request(sqlite3_stmt *st, store_request *r)
     col_text(st, 8, r->reason, sizeof(r->reason));
     r->created_at = sqlite3_column_int64(st, 9);
     r->updated_at = sqlite3_column_int64(st, 10);
+    col_text(st, 11, r->challenge_hash, sizeof(r->challenge_hash));
     return col_blob(st, 6, &r->csr_der, &r->csr_len);
 }
 
@@ -385,7 +389,8 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
     store_status ret = prepare(s,
                                "INSERT INTO requests (transaction_id, key_id, subject, "
                                "message_type, state, csr, cert_serial, reason, created_at, "
-                               "updated_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, NULL, '', ?6, ?6) "
+                               "updated_at, challenge_hash) "
+                               "VALUES (?1, ?2, ?3, ?4, 0, ?5, NULL, '', ?6, ?6, ?7) "
                                "ON CONFLICT (transaction_id) DO NOTHING",
                                &st);
     if (ret != STORE_OK)
@@ -397,6 +402,7 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
     bind_int(&b, req->message_type);
     bind_blob(&b, req->csr_der, req->csr_len);
     bind_int(&b, now_s());
+    bind_text(&b, req->challenge_hash, sizeof(req->challenge_hash));
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
         sqlite3_finalize(st);
@@ -431,6 +437,25 @@ static store_status sq_request_get(store *base, const char *transaction_id, stor
 {
     memset(out, 0, sizeof(*out));
     return get_request_by_tid(impl(base), transaction_id, out);
+}
+
+static store_status sq_request_get_by_cert(store *base, const char *serial, store_request *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    sqlite3_stmt *st;
+    store_status ret =
+        prepare(s, "SELECT " REQUEST_COLS " FROM requests WHERE cert_serial = ?1", &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_text(&b, serial, STORE_HEX_SERIAL);
+    ret = bind_done(s, &b);
+    if (ret != STORE_OK) {
+        sqlite3_finalize(st);
+        return ret;
+    }
+    return fetch_request(s, st, out);
 }
 
 static store_status sq_request_get_by_id(store *base, int64_t id, store_request *out)
@@ -1032,6 +1057,7 @@ static const store_ops sqlite_ops = {
     .request_put = sq_request_put,
     .request_get = sq_request_get,
     .request_get_by_id = sq_request_get_by_id,
+    .request_get_by_cert = sq_request_get_by_cert,
     .request_transition = sq_request_transition,
     .request_list = sq_request_list,
     .cert_issue = sq_cert_issue,

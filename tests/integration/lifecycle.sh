@@ -45,6 +45,17 @@ openssl verify -crl_check -CAfile cadir/ca.pem -CRLfile crl.pem lost.pem > /dev/
 openssl verify -crl_check -CAfile cadir/ca.pem -CRLfile crl.pem keep.pem > /dev/null || fail "openssl refuses a valid certificate"
 ok "revoke, GetCRL and the CDP URL give the same CA-signed CRL listing the revoked serial"
 
+# The draft's manual revocation check: the caller proves the challenge they enrolled with.
+enroll verified --challenge s3cret || fail "enroll verified"
+VER=$(openssl x509 -in verified.pem -noout -serial | cut -d= -f2)
+if echo wrong | "$SCEPD" revoke --dir "$CA" "$VER" --verify-challenge > v1.txt 2>&1; then
+  fail "revoke --verify-challenge accepted a wrong challenge"
+fi
+grep -q "does not match" v1.txt || fail "unclear refusal: $(cat v1.txt)"
+echo s3cret | "$SCEPD" revoke --dir "$CA" "$VER" --verify-challenge > v2.txt 2>&1 \
+  || fail "revoke --verify-challenge refused the right challenge: $(cat v2.txt)"
+ok "revoke --verify-challenge revokes only with the challenge the certificate was enrolled with"
+
 if "$SCEP" renew -u "$URL" --ca cadir --cert lost.pem --key lost.key --new-key lost2.key --out lost2.pem > r.out 2>&1; then
   fail "a revoked certificate was renewed"
 fi
