@@ -4,8 +4,6 @@
  */
 #include "admin_http.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include <openssl/crypto.h>
 
 #include "challenge.h"
+#include "http.h"
 #include "log.h"
 
 struct admin_http {
@@ -123,27 +122,6 @@ static int read_token(admin_http *a, const config *c, char *err, size_t errlen)
     return 0;
 }
 
-static int parse_addr(const char *listen, struct sockaddr_storage *out)
-{
-    char host[128];
-    const char *colon = strrchr(listen, ':');
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host))
-        return -1;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || ai->ai_addrlen > sizeof(*out)) {
-        if (ai)
-            freeaddrinfo(ai);
-        return -1;
-    }
-    memcpy(out, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    return 0;
-}
-
 admin_http *admin_http_start(const config *c, char *err, size_t errlen)
 {
     err[0] = '\0';
@@ -154,9 +132,8 @@ admin_http *admin_http_start(const config *c, char *err, size_t errlen)
         return NULL;
     a->cfg = *c;
     OPENSSL_cleanse(a->cfg.challenge, sizeof(a->cfg.challenge));
-    if (read_token(a, c, err, errlen) != 0 || parse_addr(c->admin_listen, &a->addr) != 0) {
-        if (err[0] == '\0')
-            snprintf(err, errlen, "bad admin_listen address '%s'", c->admin_listen);
+    if (read_token(a, c, err, errlen) != 0 ||
+        http_parse_listen(c->admin_listen, &a->addr, err, errlen) != 0) {
         admin_http_stop(a);
         return NULL;
     }

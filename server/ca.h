@@ -74,6 +74,8 @@ X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t n
 
 /* The store's record of cert (without its DER): serial, names, key, validity, state VALID. */
 void ca_fill_record(X509 *cert, const char *key_id, const char *transaction_id, store_cert *rec);
+/* Records a CA certificate (a generation) in the store; one already there is fine. 0 or -1. */
+int ca_record(store *st, X509 *ca_cert);
 /* Seconds since the epoch of an ASN1_TIME (0 when unreadable). */
 int64_t ca_unix_time(const ASN1_TIME *t);
 

@@ -225,3 +225,19 @@ void ca_fill_record(X509 *cert, const char *key_id, const char *transaction_id, 
     rec->state = CERT_VALID;
     rec->revocation_reason = -1;
 }
+
+int ca_record(store *st, X509 *ca_cert)
+{
+    store_cert rec;
+    char key_id[STORE_KEY_ID] = "";
+    ca_key_id(X509_get0_pubkey(ca_cert), key_id, sizeof(key_id));
+    ca_fill_record(ca_cert, key_id, "", &rec);
+    rec.is_ca = 1;
+    unsigned char *der = NULL;
+    int n = i2d_X509(ca_cert, &der);
+    rec.der = der;
+    rec.der_len = n > 0 ? (size_t)n : 0;
+    store_status s = n > 0 ? st->ops->cert_issue(st, &rec, 0, REQUEST_PENDING) : STORE_ERROR;
+    OPENSSL_free(der);
+    return s == STORE_OK || s == STORE_EXISTS ? 0 : -1;
+}

@@ -157,18 +157,7 @@ static int record_ca(const config *c, X509 *ca_cert)
     store *st = cli_open_store("init", c);
     if (st == NULL)
         return EXIT_FAIL;
-    store_cert rec;
-    char key_id[STORE_KEY_ID] = "";
-    ca_key_id(X509_get0_pubkey(ca_cert), key_id, sizeof(key_id));
-    ca_fill_record(ca_cert, key_id, "", &rec);
-    rec.is_ca = 1;
-    unsigned char *der = NULL;
-    int n = i2d_X509(ca_cert, &der);
-    rec.der = der;
-    rec.der_len = n > 0 ? (size_t)n : 0;
-    store_status s = st->ops->cert_issue(st, &rec, 0, REQUEST_PENDING);
-    OPENSSL_free(der);
-    int rc = s == STORE_OK || s == STORE_EXISTS
+    int rc = ca_record(st, ca_cert) == 0
                  ? 0
                  : cli_fail("init", "cannot record the CA: %s", st->ops->last_error(st));
     store_close(st);

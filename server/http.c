@@ -240,7 +240,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return respond(h, conn, method, r);
 }
 
-static int parse_listen(const char *listen, struct sockaddr_storage *out, char *err, size_t errlen)
+int http_parse_listen(const char *listen, struct sockaddr_storage *out, char *err, size_t errlen)
 {
     char host[128];
     const char *colon = strrchr(listen, ':');
@@ -302,7 +302,7 @@ static http_server *new_server(server *srv, char *err, size_t errlen)
     if (h == NULL)
         return NULL;
     h->srv = srv;
-    if (parse_listen(srv->cfg.listen, &h->addr, err, errlen) != 0 ||
+    if (http_parse_listen(srv->cfg.listen, &h->addr, err, errlen) != 0 ||
         pthread_key_create(&h->store_key, close_thread_store) != 0) {
         free(h);
         return NULL;

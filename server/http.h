@@ -2,6 +2,8 @@
 #ifndef SCEPD_HTTP_H
 #define SCEPD_HTTP_H
 
+#include <sys/socket.h>
+
 #include "server.h"
 
 typedef struct http_server http_server;
@@ -13,6 +15,8 @@ http_server *http_start(server *srv, char *err, size_t errlen);
 http_server *http_takeover(http_server *old, server *srv, char *err, size_t errlen);
 /* Stops accepting, lets requests in flight finish (up to the request timeout), stops. */
 void http_stop(http_server *h);
+/* HOST:PORT or [V6]:PORT, numeric only. 0, or -1 with a reason. */
+int http_parse_listen(const char *listen, struct sockaddr_storage *out, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
 unsigned http_port(const http_server *h);
 

@@ -82,24 +82,6 @@ static int make_next_ra(const config *c, X509 *next_cert, EVP_PKEY *next_key, co
     return rc;
 }
 
-static int record(store *st, X509 *cert)
-{
-    store_cert rec;
-    char key_id[STORE_KEY_ID] = "";
-    ca_key_id(X509_get0_pubkey(cert), key_id, sizeof(key_id));
-    ca_fill_record(cert, key_id, "", &rec);
-    rec.is_ca = 1;
-    unsigned char *der = NULL;
-    int n = i2d_X509(cert, &der);
-    rec.der = der;
-    rec.der_len = n > 0 ? (size_t)n : 0;
-    store_status s = st->ops->cert_issue(st, &rec, 0, REQUEST_PENDING);
-    OPENSSL_free(der);
-    if (s == STORE_OK)
-        st->ops->event_add(st, "rollover", rec.serial, "next CA prepared");
-    return s == STORE_OK || s == STORE_EXISTS ? 0 : -1;
-}
-
 static int create_next(const config *c, store *st, const authority *ca, time_t switch_at, int days,
                        char *err, size_t errlen)
 {
@@ -123,7 +105,9 @@ static int create_next(const config *c, store *st, const authority *ca, time_t s
         rc = write_pair(c, CA_NEXT_CERT, CA_NEXT_KEY, cert, key, err, errlen);
     if (rc == 0 && ca->ra_cert != NULL)
         rc = make_next_ra(c, cert, key, ca, switch_at, err, errlen);
-    if (rc == 0 && record(st, cert) != 0) {
+    if (rc == 0 && ca_record(st, cert) == 0)
+        st->ops->event_add(st, "rollover", "", "next CA prepared");
+    else if (rc == 0) {
         snprintf(err, errlen, "cannot record the next CA: %s", st->ops->last_error(st));
         rc = -1;
     }

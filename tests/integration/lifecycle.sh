@@ -96,8 +96,8 @@ ok "admin endpoint: bearer token required; a minted challenge works once"
 # switch, renewal under the new CA.
 "$SCEPD" rollover --dir "$CA" --switch-in 6 > rollover.txt || fail "scepd rollover"
 kill -HUP "$SCEPD_PID"
-sleep 1
-"$SCEP" getcaps -u "$URL" | grep -q GetNextCACert || fail "GetNextCACert is not advertised"
+for _ in $(seq 1 50); do "$SCEP" getcaps -u "$URL" 2> /dev/null | grep -q GetNextCACert && break; sleep 0.1; done
+"$SCEP" getcaps -u "$URL" | grep -q GetNextCACert || fail "GetNextCACert is not advertised after SIGHUP"
 curl -fs -o next.p7 "$URL?operation=GetNextCACert" || fail "GetNextCACert over HTTP"
 openssl cms -verify -inform DER -in next.p7 -certfile cadir/ca.pem -CAfile cadir/ca.pem -out next-inner.der -binary > /dev/null 2>&1 \
   || fail "openssl does not verify GetNextCACert's signature against the current CA"
@@ -113,7 +113,8 @@ SWITCH=$(openssl x509 -in "$CA/next-ca.pem" -noout -startdate | cut -d= -f2)
 openssl verify -CAfile "$CA/next-ca.pem" -attime $(( $(date -d "$SWITCH" +%s) + 60 )) shadow.pem > /dev/null \
   || fail "the shadow certificate is not issued by the next CA"
 ok "rollover prepared: GetNextCACert signed by the current CA, shadow certificate from the next CA valid from the switch"
-sleep 6
+# Wait for the switch (the next CA's notBefore), then a little more.
+while [ "$(date +%s)" -le "$(date -d "$SWITCH" +%s)" ]; do sleep 0.5; done
 "$SCEP" getca -u "$URL" -o newca > /dev/null || fail "getca after the switch"
 cmp -s <(openssl x509 -in newca/ca.pem -outform DER) <(openssl x509 -in "$CA/next-ca.pem" -outform DER) \
   || fail "after the switch GetCACert does not return the new CA"
