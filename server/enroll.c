@@ -345,8 +345,16 @@ static void new_request(exchange *x, const char *key_id)
     r.csr_len = n > 0 ? (size_t)n : 0;
     store_status s = x->st->ops->request_put(x->st, &r, &stored);
     OPENSSL_free(der);
+    if (s == STORE_EXISTS && (strcmp(stored.key_id, key_id) != 0 || !same_csr(x, &stored))) {
+        fail(x, SCEP_E_BAD_CSR, "another request took this transactionID a moment ago");
+        store_request_clear(&stored);
+        return;
+    }
+    /* EXISTS: an identical request raced us. Under automatic approval either of us may move
+     * it on (the store lets exactly one transition win); then both answer its state. */
     approve_mode mode = x->renewing ? x->srv->cfg.renewal_approve : x->srv->cfg.approve;
-    if (s == STORE_OK && mode == APPROVE_AUTO) {
+    if ((s == STORE_OK || s == STORE_EXISTS) && mode == APPROVE_AUTO &&
+        stored.state == REQUEST_PENDING) {
         s = x->st->ops->request_transition(x->st, stored.id, REQUEST_PENDING, REQUEST_APPROVED,
                                            NULL);
         if (s == STORE_OK)
@@ -357,7 +365,7 @@ static void new_request(exchange *x, const char *key_id)
         }
     }
     if (s == STORE_OK || s == STORE_EXISTS)
-        resume(x, &stored); /* EXISTS: a duplicate raced us; answer its state */
+        resume(x, &stored);
     else
         store_down(x, s);
     store_request_clear(&stored);

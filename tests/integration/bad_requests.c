@@ -158,6 +158,7 @@ typedef struct suite {
     ASN1_INTEGER *first_serial;
     request final;
     ASN1_INTEGER *final_serial;
+    ASN1_INTEGER *copies_serial; /* the first certificate among simultaneous copies */
 } suite;
 
 /* What the server must answer. */
@@ -170,10 +171,11 @@ enum {
 enum expect_flag {
     REMEMBER_FIRST = 1u << 0, /* keep transactionID and serial for later cases */
     REMEMBER_FINAL = 1u << 1,
-    SAME_AS_FINAL = 1u << 2, /* the certificate must be the one REMEMBER_FINAL saw */
-    CA_CERT_TYPE = 1u << 3,  /* GetCACert's content type for this server's mode */
-    ALLOW_505 = 1u << 4,     /* an HTTP version the server does not speak */
-    WANT_CRL = 1u << 5,      /* a SUCCESS carries the CA's CRL, not a certificate */
+    SAME_AS_FINAL = 1u << 2,      /* the certificate must be the one REMEMBER_FINAL saw */
+    SAME_ACROSS_COPIES = 1u << 7, /* every connection of the case gets the same certificate */
+    CA_CERT_TYPE = 1u << 3,       /* GetCACert's content type for this server's mode */
+    ALLOW_505 = 1u << 4,          /* an HTTP version the server does not speak */
+    WANT_CRL = 1u << 5,           /* a SUCCESS carries the CA's CRL, not a certificate */
     /* An error libmicrohttpd answers itself before scepd sees the request (414, 431, 505, a
      * malformed header): the status must be right; its body is the library's. */
     HTTP_LAYER = 1u << 6,
@@ -396,6 +398,7 @@ static void suite_free(suite *s)
     X509_NAME_free(s->subject);
     ASN1_INTEGER_free(s->first_serial);
     ASN1_INTEGER_free(s->final_serial);
+    ASN1_INTEGER_free(s->copies_serial);
     buf_free(&s->final.raw);
 }
 
@@ -823,6 +826,16 @@ static int send_post_base64(suite *s, const bad_case *c, request *rq)
     free(text);
     buf_free(&der);
     return text != NULL ? 0 : -1;
+}
+
+/* One new PKCSReq sent on MAX_COPIES connections at once: the server must issue once and give
+ * every copy the same certificate (RFC 8894 section 3.3.1: same transaction, same answer). */
+static int send_simultaneous(suite *s, const bad_case *c, request *rq)
+{
+    ASN1_INTEGER_free(s->copies_serial);
+    s->copies_serial = NULL;
+    rq->copies = MAX_COPIES;
+    return send_post(s, c, rq);
 }
 
 /* The final enrollment, kept so that a later case can send the very same bytes again. */
@@ -1326,6 +1339,14 @@ static int check_issued(suite *s, const expect *w, const request *rq, const scep
         snprintf(got, n, "CertRep SUCCESS with another certificate than the first answer's");
         return 0;
     }
+    if (w->flags & SAME_ACROSS_COPIES) {
+        if (s->copies_serial == NULL)
+            s->copies_serial = ASN1_INTEGER_dup(X509_get0_serialNumber(leaf));
+        else if (ASN1_INTEGER_cmp(s->copies_serial, X509_get0_serialNumber(leaf)) != 0) {
+            snprintf(got, n, "simultaneous identical requests got different certificates");
+            return 0;
+        }
+    }
     remember(s, w->flags, rq, leaf);
     return 1;
 }
@@ -1635,6 +1656,11 @@ static const bad_case cases[] = {
      .msg =
          &(const msg_spec){.type = SCEP_MSG_GET_CERT, .serial = SERIAL_FIRST, .foreign_issuer = 1},
      .want = WANT_FAILURE(SCEP_FAIL_BAD_CERT_ID)},
+
+    /* Duplicates racing each other: one transaction, one certificate. */
+    {"identical-pkcsreq-on-8-connections-at-once", send_simultaneous,
+     .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ, .signer = WHO_B},
+     .want = WANT_SUCCESS(SAME_ACROSS_COPIES)},
 
     /* After all that, good requests still work, and a resend gets the same certificate. */
     {"final-enrollment", send_final, .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ},
