@@ -14,7 +14,7 @@ typedef struct command {
 } command;
 
 extern const command cmd_getcaps, cmd_getca, cmd_enroll, cmd_renew, cmd_getcert, cmd_getcrl,
-    cmd_getnextca;
+    cmd_getnextca, cmd_watch;
 
 /* Options every subcommand takes. */
 typedef struct common_opts {

@@ -1,17 +1,16 @@
 /* scep renew: a new certificate signed for with the current one (RenewalReq when the server
  * offers Renewal, else a PKCSReq signed by the current certificate, as Cisco and sscep do). */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/x509v3.h>
 
 #include "cli.h"
 #include "enroll.h"
 #include "files.h"
 #include "keys.h"
+#include "renewal.h"
 
 static const char usage_text[] =
     "usage: scep renew -u URL --ca DIR --cert CERT --key KEY [--new-key NEWKEY] [options]\n\n"
@@ -92,41 +91,9 @@ static int parse(int argc, char **argv, renew_opts *o)
                : -1;
 }
 
-/* The old certificate's subjectAltName in the form scep_csr_build takes. */
-static void san_text(X509 *cert, char *buf, size_t buflen)
-{
-    buf[0] = '\0';
-    GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-    size_t used = 0;
-    for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
-        GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
-        char value[256] = "";
-        const char *kind = NULL;
-        if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI) {
-            kind = gn->type == GEN_DNS ? "dns" : gn->type == GEN_EMAIL ? "email" : "uri";
-            snprintf(value, sizeof(value), "%.*s", ASN1_STRING_length(gn->d.ia5),
-                     (const char *)ASN1_STRING_get0_data(gn->d.ia5));
-        } else if (gn->type == GEN_IPADD) {
-            int n = ASN1_STRING_length(gn->d.ip);
-            kind = "ip";
-            if (n != 4 && n != 16)
-                continue;
-            inet_ntop(n == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.ip), value,
-                      sizeof(value));
-        }
-        if (kind == NULL || strchr(value, ',') != NULL)
-            continue;
-        int w = snprintf(buf + used, buflen - used, "%s%s:%s", used ? "," : "", kind, value);
-        if (w < 0 || (size_t)w >= buflen - used)
-            break;
-        used += (size_t)w;
-    }
-    GENERAL_NAMES_free(names);
-}
-
 static int prepare(session *s, const renew_opts *o, enrollment *e, X509 **old, EVP_PKEY **old_key)
 {
-    char err[512], san[2048];
+    char err[512];
     *old = files_read_cert(o->cert, err, sizeof(err));
     *old_key = *old ? files_read_key(o->key, err, sizeof(err)) : NULL;
     if (*old_key == NULL)
@@ -141,21 +108,9 @@ static int prepare(session *s, const renew_opts *o, enrollment *e, X509 **old, E
         return cli_fail("renew", EXIT_ERROR, "%s", err);
     if (e->key == *old_key)
         EVP_PKEY_up_ref(e->key);
-    san_text(*old, san, sizeof(san));
-    scep_csr_params cp = {.subject = X509_get_subject_name(*old),
-                          .san = san[0] ? san : NULL,
-                          .challenge_password = o->challenge,
-                          .digest = s->neg.digest};
-    if (scep_csr_build(s->ctx, e->key, &cp, &e->csr) != SCEP_OK ||
-        scep_transaction_id(s->ctx, e->key, SCEP_DIGEST_SHA256, e->transaction_id,
-                            sizeof(e->transaction_id)) != SCEP_OK)
-        return cli_fail("renew", EXIT_ERROR, "cannot build the renewal request");
-    e->type =
-        (s->caps & (SCEP_CAP_RENEWAL | SCEP_CAP_UPDATE)) ? SCEP_MSG_RENEWAL_REQ : SCEP_MSG_PKCS_REQ;
-    e->signer = *old;
-    e->signer_key = *old_key;
-    if (s->verbose)
-        fprintf(stderr, "scep: renewing with a %s\n", scep_msg_type_name(e->type));
+    int rc = renewal_prepare(s, e, *old, *old_key, o->challenge);
+    if (rc != EXIT_OK)
+        return cli_fail("renew", rc, "%s", s->err);
     return EXIT_OK;
 }
 

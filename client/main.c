@@ -6,8 +6,8 @@
 
 #include "cli.h"
 
-static const command *const commands[] = {&cmd_getcaps, &cmd_getca,  &cmd_enroll,   &cmd_renew,
-                                          &cmd_getcert, &cmd_getcrl, &cmd_getnextca};
+static const command *const commands[] = {&cmd_getcaps, &cmd_getca,  &cmd_enroll,    &cmd_renew,
+                                          &cmd_getcert, &cmd_getcrl, &cmd_getnextca, &cmd_watch};
 
 static int usage(FILE *out)
 {

@@ -146,9 +146,14 @@ static X509 *issue_cert(exchange *x, X509_REQ *csr, char *why, size_t len)
     const authority *ca = x->ca;
     if (x->renewing == NULL || ca->next.cert == NULL)
         return ca_issue(ca, csr, &x->srv->cfg, why, len);
+    /* Only a certificate that lasts until the switch needs its successor from the next CA;
+     * one that ends earlier is renewed by the current CA, or the device would be left without
+     * a valid certificate until the switch. */
+    int64_t switch_at = ca_unix_time(X509_get0_notBefore(ca->next.cert));
+    if (ca_unix_time(X509_get0_notAfter(x->renewing)) < switch_at)
+        return ca_issue(ca, csr, &x->srv->cfg, why, len);
     authority next = {.cert = ca->next.cert, .key = ca->next.key};
-    return ca_issue_at(&next, csr, &x->srv->cfg, ca_unix_time(X509_get0_notBefore(next.cert)), why,
-                       len);
+    return ca_issue_at(&next, csr, &x->srv->cfg, switch_at, why, len);
 }
 
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
