@@ -44,6 +44,9 @@ typedef struct authority {
  * and the next and previous generations when their files exist. */
 int ca_load(authority *ca, const config *c, char *err, size_t errlen);
 void ca_free(authority *ca);
+/* ca_load, then the view of the era in force now: after the next generation's notBefore, the
+ * switched view (what the server answers with). For the admin commands. */
+int ca_load_current(authority *ca, const config *c, char *err, size_t errlen);
 
 /* The view after the switch to the next generation: next becomes current, current becomes
  * prev. References are taken; free *out with ca_free. 0, or -1 when there is no next. */

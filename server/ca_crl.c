@@ -1,14 +1,27 @@
 /* Building and signing a CRL from the store's revoked certificates. */
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "ca.h"
 
 typedef struct crl_build {
     X509_CRL *crl;
+    X509 *issuer; /* only certificates this generation of the CA issued */
     int failed;
 } crl_build;
+
+/* Whether the DER certificate c was signed by issuer (the generations share a name). */
+static int issued_by(X509 *issuer, const store_cert *c)
+{
+    const unsigned char *p = c->der;
+    X509 *cert = d2i_X509(NULL, &p, (long)c->der_len);
+    int ok = cert != NULL && X509_verify(cert, X509_get0_pubkey(issuer)) == 1;
+    X509_free(cert);
+    ERR_clear_error();
+    return ok;
+}
 
 static int add_reason(X509_REVOKED *rev, int reason)
 {
@@ -24,6 +37,8 @@ static int add_reason(X509_REVOKED *rev, int reason)
 static int add_revoked(void *arg, const store_cert *c)
 {
     crl_build *b = arg;
+    if (!issued_by(b->issuer, c))
+        return 0;
     X509_REVOKED *rev = X509_REVOKED_new();
     BIGNUM *bn = NULL;
     ASN1_INTEGER *serial = NULL;
@@ -61,7 +76,7 @@ static int add_crl_extensions(X509_CRL *crl, const authority *ca, int64_t number
 X509_CRL *ca_make_crl(const authority *ca, store *st, int64_t number, int64_t now,
                       int64_t next_update, char *err, size_t errlen)
 {
-    crl_build b = {X509_CRL_new(), 0};
+    crl_build b = {X509_CRL_new(), ca->cert, 0};
     ASN1_TIME *last = ASN1_TIME_set(NULL, (time_t)now);
     ASN1_TIME *next = ASN1_TIME_set(NULL, (time_t)next_update);
     cert_filter f = {.only_revoked = 1};

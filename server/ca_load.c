@@ -1,6 +1,7 @@
 /* Loading the CA's certificates and keys through OSSL_STORE, so an HSM URI works like a file. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -227,4 +228,22 @@ X509 *ca_reply_cert(const authority *ca)
 EVP_PKEY *ca_reply_key(const authority *ca)
 {
     return ca->ra_key ? ca->ra_key : ca->key;
+}
+
+int ca_load_current(authority *ca, const config *c, char *err, size_t errlen)
+{
+    if (ca_load(ca, c, err, errlen) != 0)
+        return -1;
+    if (ca->next.cert == NULL ||
+        time(NULL) < (time_t)ca_unix_time(X509_get0_notBefore(ca->next.cert)))
+        return 0;
+    authority switched;
+    if (ca_switched(ca, &switched) != 0) {
+        snprintf(err, errlen, "cannot switch to the next CA generation");
+        ca_free(ca);
+        return -1;
+    }
+    ca_free(ca);
+    *ca = switched;
+    return 0;
 }

@@ -155,7 +155,7 @@ static int run_decision(int argc, char **argv, int approve)
     store *st = cli_open_store(cmd->name, &c);
     authority ca = {0};
     char err[512];
-    if (st == NULL || (approve && ca_load(&ca, &c, err, sizeof(err)) != 0)) {
+    if (st == NULL || (approve && ca_load_current(&ca, &c, err, sizeof(err)) != 0)) {
         if (st != NULL)
             cli_fail(cmd->name, "%s", err);
         store_close(st);

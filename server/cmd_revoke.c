@@ -44,7 +44,7 @@ static int open_ca(const char *cmd, const char *dir, config *c, authority *ca, s
     *st = NULL;
     if (cli_load_config(cmd, dir, c) != 0)
         return EXIT_FAIL;
-    if (ca_load(ca, c, err, sizeof(err)) != 0)
+    if (ca_load_current(ca, c, err, sizeof(err)) != 0)
         return cli_fail(cmd, "%s", err);
     *st = cli_open_store(cmd, c);
     if (*st == NULL) {
@@ -150,6 +150,14 @@ static int run_revoke(int argc, char **argv)
         st->ops->event_add(st, "revoke", serial, reason);
         printf("revoked %s (%s): %s\n", serial, reason, rec.subject);
         rc = issue_crl("revoke", &ca, &cfg, st, NULL) == 0 ? 0 : EXIT_FAIL;
+        /* After a rollover the certificate may be the previous generation's: its CRL too. */
+        store_crl prev = {0};
+        char err[512];
+        if (rc == 0 && ca.prev.cert != NULL &&
+            crl_for_generation(&ca, ca.prev.cert, ca.prev.key, &cfg, st, 1, &prev, err,
+                               sizeof(err)) != 0)
+            rc = cli_fail("revoke", "%s", err);
+        store_crl_clear(&prev);
     }
     store_cert_clear(&rec);
     store_close(st);

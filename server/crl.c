@@ -9,9 +9,10 @@ static int fresh_enough(const store_crl *latest, int64_t now)
     return now < latest->this_update + (latest->next_update - latest->this_update) / 2;
 }
 
-/* Issues CRL number `number`; STORE_EXISTS when another process issued that number first. */
-static store_status issue(const authority *ca, const config *c, store *st, int64_t number,
-                          char *err, size_t errlen)
+/* Issues CRL number `number` for ca's generation; STORE_EXISTS when another process took that
+ * number first. */
+static store_status issue(const authority *ca, const config *c, store *st, const char *issuer_key,
+                          int64_t number, char *err, size_t errlen)
 {
     int64_t now = (int64_t)time(NULL);
     int64_t next = now + (int64_t)c->crl_days * 86400;
@@ -28,34 +29,64 @@ static store_status issue(const authority *ca, const config *c, store *st, int64
                      .next_update = next,
                      .der = der,
                      .der_len = (size_t)n};
+    snprintf(rec.issuer_key, sizeof(rec.issuer_key), "%s", issuer_key);
     store_status s = st->ops->crl_add(st, &rec);
     OPENSSL_free(der);
     if (s != STORE_OK && s != STORE_EXISTS)
         snprintf(err, errlen, "cannot store the CRL: %s", st->ops->last_error(st));
     else if (s == STORE_OK)
-        st->ops->event_add(st, "crl", "", "issued");
+        st->ops->event_add(st, "crl", issuer_key, "issued");
     return s;
+}
+
+/* The next number: one sequence across generations, so each issuer's numbers only grow. */
+static int next_number(store *st, int64_t *number, char *err, size_t errlen)
+{
+    store_crl any = {0};
+    store_status s = st->ops->crl_latest(st, NULL, &any);
+    *number = s == STORE_OK ? any.number + 1 : 1;
+    store_crl_clear(&any);
+    if (s == STORE_OK || s == STORE_NOT_FOUND)
+        return 0;
+    snprintf(err, errlen, "cannot read the CRL numbers: %s", st->ops->last_error(st));
+    return -1;
 }
 
 int crl_current(const authority *ca, const config *c, store *st, int force, store_crl *out,
                 char *err, size_t errlen)
 {
     err[0] = '\0';
+    char issuer_key[STORE_KEY_ID];
+    if (ca_key_id(X509_get0_pubkey(ca->cert), issuer_key, sizeof(issuer_key)) != 0) {
+        snprintf(err, errlen, "cannot identify the CA key");
+        return -1;
+    }
     for (int attempt = 0; attempt < 3; attempt++) {
-        store_status s = st->ops->crl_latest(st, out);
+        store_status s = st->ops->crl_latest(st, issuer_key, out);
         if (s != STORE_OK && s != STORE_NOT_FOUND) {
             snprintf(err, errlen, "cannot read the CRL: %s", st->ops->last_error(st));
             return -1;
         }
         if (s == STORE_OK && !force && fresh_enough(out, (int64_t)time(NULL)))
             return 0;
-        int64_t number = s == STORE_OK ? out->number + 1 : 1;
         store_crl_clear(out);
-        s = issue(ca, c, st, number, err, errlen);
+        int64_t number;
+        if (next_number(st, &number, err, errlen) != 0)
+            return -1;
+        s = issue(ca, c, st, issuer_key, number, err, errlen);
         if (s != STORE_OK && s != STORE_EXISTS)
             return -1;
         force = 0; /* issued (or someone else issued a newer one): read it back */
     }
     snprintf(err, errlen, "the CRL kept changing while it was read");
     return -1;
+}
+
+int crl_for_generation(const authority *ca, X509 *gen_cert, EVP_PKEY *gen_key, const config *c,
+                       store *st, int force, store_crl *out, char *err, size_t errlen)
+{
+    if (gen_cert == ca->cert)
+        return crl_current(ca, c, st, force, out, err, errlen);
+    authority gen = {.cert = gen_cert, .key = gen_key};
+    return crl_current(&gen, c, st, force, out, err, errlen);
 }

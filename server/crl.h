@@ -12,4 +12,9 @@
 int crl_current(const authority *ca, const config *c, store *st, int force, store_crl *out,
                 char *err, size_t errlen);
 
+/* The current CRL of one generation of the CA (gen_cert and gen_key: ca's current, or its
+ * previous generation after a rollover). */
+int crl_for_generation(const authority *ca, X509 *gen_cert, EVP_PKEY *gen_key, const config *c,
+                       store *st, int force, store_crl *out, char *err, size_t errlen);
+
 #endif

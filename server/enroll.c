@@ -348,6 +348,10 @@ static void new_request(exchange *x, const char *key_id)
     int n = i2d_X509_REQ(x->req->csr, &der);
     r.csr_der = der;
     r.csr_len = n > 0 ? (size_t)n : 0;
+    /* Under automatic approval the request is born APPROVED: an identical request racing this
+     * one then finds it ready to issue, never a PENDING that only this exchange would move. */
+    approve_mode mode = x->renewing ? x->srv->cfg.renewal_approve : x->srv->cfg.approve;
+    r.state = mode == APPROVE_AUTO ? REQUEST_APPROVED : REQUEST_PENDING;
     store_status s = x->st->ops->request_put(x->st, &r, &stored);
     OPENSSL_free(der);
     if (s == STORE_EXISTS && (strcmp(stored.key_id, key_id) != 0 || !same_csr(x, &stored))) {
@@ -355,20 +359,7 @@ static void new_request(exchange *x, const char *key_id)
         store_request_clear(&stored);
         return;
     }
-    /* EXISTS: an identical request raced us. Under automatic approval either of us may move
-     * it on (the store lets exactly one transition win); then both answer its state. */
-    approve_mode mode = x->renewing ? x->srv->cfg.renewal_approve : x->srv->cfg.approve;
-    if ((s == STORE_OK || s == STORE_EXISTS) && mode == APPROVE_AUTO &&
-        stored.state == REQUEST_PENDING) {
-        s = x->st->ops->request_transition(x->st, stored.id, REQUEST_PENDING, REQUEST_APPROVED,
-                                           NULL);
-        if (s == STORE_OK)
-            stored.state = REQUEST_APPROVED;
-        else if (s == STORE_CONFLICT) {
-            store_request_clear(&stored);
-            s = x->st->ops->request_get(x->st, x->key, &stored);
-        }
-    }
+    /* EXISTS: an identical request raced us and was stored first: answer its state. */
     if (s == STORE_OK || s == STORE_EXISTS)
         resume(x, &stored);
     else
@@ -508,6 +499,26 @@ static void on_get_cert(exchange *x)
     X509_free(cert);
 }
 
+/* Whether GetCRL asks about a certificate the previous CA generation issued: that one's CRL. */
+static int issued_by_previous(exchange *x)
+{
+    if (x->ca->prev.cert == NULL)
+        return 0;
+    char serial[STORE_HEX_SERIAL] = "";
+    BIGNUM *bn = ASN1_INTEGER_to_BN(x->req->serial, NULL);
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    if (hex != NULL && strlen(hex) < sizeof(serial))
+        memcpy(serial, hex, strlen(hex) + 1);
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509 *cert = serial[0] ? cert_from_store(x, serial) : NULL;
+    ERR_set_mark();
+    int prev = cert != NULL && X509_verify(cert, X509_get0_pubkey(x->ca->prev.cert)) == 1;
+    ERR_pop_to_mark();
+    X509_free(cert);
+    return prev;
+}
+
 static void on_get_crl(exchange *x)
 {
     if (X509_NAME_cmp(x->req->issuer, X509_get_subject_name(x->ca->cert)) != 0) {
@@ -516,7 +527,11 @@ static void on_get_crl(exchange *x)
     }
     store_crl rec = {0};
     char err[256];
-    if (crl_current(x->ca, &x->srv->cfg, x->st, 0, &rec, err, sizeof(err)) != 0) {
+    int prev = issued_by_previous(x);
+    const ca_gen *g = &x->ca->prev;
+    if ((prev ? crl_for_generation(x->ca, g->cert, g->key, &x->srv->cfg, x->st, 0, &rec, err,
+                                   sizeof(err))
+              : crl_current(x->ca, &x->srv->cfg, x->st, 0, &rec, err, sizeof(err))) != 0) {
         reply_text(x->out, 503, err);
         return;
     }

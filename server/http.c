@@ -24,7 +24,7 @@ struct http_server {
 /* What is known about one request while its body arrives. */
 typedef struct http_req {
     char *query; /* raw, not percent-decoded; "" when none */
-    int is_crl;  /* the path asks for the CRL (.../crl/ca.crl) */
+    int is_crl;  /* the path asks for a CRL: 1 .../crl/ca.crl, 2 .../crl/prev.crl */
     unsigned char *body;
     size_t body_len;
     int started;
@@ -52,6 +52,12 @@ static store *thread_store(http_server *h)
     return st;
 }
 
+static int path_ends(const char *path, size_t len, const char *suffix)
+{
+    size_t n = strlen(suffix);
+    return len >= n && memcmp(path + len - n, suffix, n) == 0;
+}
+
 /* Called first for every request with the raw URI: keep its query string. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -64,9 +70,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     const char *q = strchr(uri, '?');
     r->query = strdup(q ? q + 1 : "");
     size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-    static const char crl_path[] = "/crl/ca.crl";
-    r->is_crl = path_len >= sizeof(crl_path) - 1 && memcmp(uri + path_len - (sizeof(crl_path) - 1),
-                                                           crl_path, sizeof(crl_path) - 1) == 0;
+    r->is_crl = path_ends(uri, path_len, "/crl/ca.crl")     ? 1
+                : path_ends(uri, path_len, "/crl/prev.crl") ? 2
+                                                            : 0;
     return r;
 }
 
@@ -148,13 +154,13 @@ static void handle(http_server *h, const char *method, http_req *r, reply *rep, 
     scep_http_request_clear(&req);
 }
 
-static void serve_crl(http_server *h, reply *rep)
+static void serve_crl(http_server *h, int previous, reply *rep)
 {
     store *st = thread_store(h);
     if (st == NULL)
         reply_text(rep, 503, "certificate store unavailable");
     else
-        service_crl(h->srv, st, rep);
+        service_crl(h->srv, st, previous, rep);
 }
 
 static double elapsed_ms(const struct timespec *start)
@@ -176,7 +182,7 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
     else if (r->too_large)
         reply_text(&rep, 413, "request body too large");
     else if (r->is_crl && strcmp(method, "POST") != 0)
-        serve_crl(h, &rep);
+        serve_crl(h, r->is_crl == 2, &rep);
     else
         handle(h, method, r, &rep, &op);
     char peer[64];

@@ -66,8 +66,9 @@ void reply_text(reply *r, int status, const char *text);
 /* Answers one SCEP operation. st is the calling thread's store handle. */
 void service_handle(const server *srv, store *st, const scep_http_request *req, reply *out);
 
-/* GET .../crl/ca.crl: the current CRL, DER. */
-void service_crl(const server *srv, store *st, reply *out);
+/* GET .../crl/ca.crl: the current CRL, DER; .../crl/prev.crl (previous = 1): the previous
+ * generation's after a rollover. */
+void service_crl(const server *srv, store *st, int previous, reply *out);
 
 /* PKIOperation: decode, check, act, answer with a signed CertRep. */
 void enroll_handle(const server *srv, const era *now, store *st, const unsigned char *der,

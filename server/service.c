@@ -192,12 +192,19 @@ void service_handle(const server *srv, store *st, const scep_http_request *req, 
     }
 }
 
-void service_crl(const server *srv, store *st, reply *out)
+void service_crl(const server *srv, store *st, int previous, reply *out)
 {
     store_crl rec = {0};
     char err[256];
     const era *e = server_era(srv, time(NULL));
-    if (crl_current(&e->ca, &srv->cfg, st, 0, &rec, err, sizeof(err)) != 0) {
+    const ca_gen *g = &e->ca.prev;
+    if (previous && g->cert == NULL) {
+        reply_text(out, 404, "there is no previous CA generation");
+        return;
+    }
+    if ((previous
+             ? crl_for_generation(&e->ca, g->cert, g->key, &srv->cfg, st, 0, &rec, err, sizeof(err))
+             : crl_current(&e->ca, &srv->cfg, st, 0, &rec, err, sizeof(err))) != 0) {
         reply_text(out, 503, err);
         return;
     }

@@ -98,6 +98,7 @@ typedef struct cert_filter {
 
 /* A CRL the CA issued. Numbers only grow; the highest is the current one. */
 typedef struct store_crl {
+    char issuer_key[STORE_KEY_ID]; /* which CA generation (its key id) issued it */
     int64_t number;
     int64_t this_update;
     int64_t next_update;
@@ -123,9 +124,10 @@ typedef struct store store;
 
 /* The backend's operations. Each returns STORE_OK or an error. */
 typedef struct store_ops {
-    /* Inserts req as PENDING (its id, timestamps and state are set by the store) unless a
-     * request with the same transactionID exists; either way *out is the stored request
-     * (STORE_EXISTS when it was already there). Atomic under concurrent duplicates. */
+    /* Inserts req as PENDING, or APPROVED when req->state says so (its id and timestamps are
+     * set by the store), unless a request with the same transactionID exists; either way *out is
+     * the stored request (STORE_EXISTS when it was already there). Atomic under concurrent
+     * duplicates. */
     store_status (*request_put)(store *s, const store_request *req, store_request *out);
     store_status (*request_get)(store *s, const char *transaction_id, store_request *out);
     store_status (*request_get_by_id)(store *s, int64_t id, store_request *out);
@@ -150,10 +152,12 @@ typedef struct store_ops {
     store_status (*cert_set_state)(store *s, const char *serial, cert_state state,
                                    int64_t revoked_at, int reason);
 
-    /* Records a CRL; STORE_EXISTS when its number is taken (another process issued one). */
+    /* Records a CRL; STORE_EXISTS when its number is taken (another process issued one).
+     * Numbers are one sequence across CA generations, so each issuer's only grow. */
     store_status (*crl_add)(store *s, const store_crl *crl);
-    /* The CRL with the highest number; STORE_NOT_FOUND when none was issued. */
-    store_status (*crl_latest)(store *s, store_crl *out);
+    /* The latest CRL of the generation with this key id (any generation when NULL): the
+     * highest number; STORE_NOT_FOUND when none was issued. */
+    store_status (*crl_latest)(store *s, const char *issuer_key, store_crl *out);
 
     /* Adds a one-time challenge (by hash); STORE_EXISTS when that hash is known. */
     store_status (*challenge_add)(store *s, const store_challenge *c);
@@ -182,6 +186,6 @@ store *store_open(const char *uri, char *err, size_t errlen);
 void store_close(store *s);
 
 /* The schema version this build writes. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 #endif

@@ -85,6 +85,10 @@ static const char *const migrations[] = {
     /* 2 -> 3: the hashed challenge of each request, for the draft's manual revocation check. */
     "ALTER TABLE requests ADD COLUMN challenge_hash TEXT NOT NULL DEFAULT '';"
     "PRAGMA user_version = 3;",
+    /* 3 -> 4: CRLs of each CA generation (after a rollover the previous one still publishes). */
+    "ALTER TABLE crls ADD COLUMN issuer_key TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX crls_issuer ON crls (issuer_key, number);"
+    "PRAGMA user_version = 4;",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
@@ -390,7 +394,7 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
                                "INSERT INTO requests (transaction_id, key_id, subject, "
                                "message_type, state, csr, cert_serial, reason, created_at, "
                                "updated_at, challenge_hash) "
-                               "VALUES (?1, ?2, ?3, ?4, 0, ?5, NULL, '', ?6, ?6, ?7) "
+                               "VALUES (?1, ?2, ?3, ?4, ?8, ?5, NULL, '', ?6, ?6, ?7) "
                                "ON CONFLICT (transaction_id) DO NOTHING",
                                &st);
     if (ret != STORE_OK)
@@ -403,6 +407,7 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
     bind_blob(&b, req->csr_der, req->csr_len);
     bind_int(&b, now_s());
     bind_text(&b, req->challenge_hash, sizeof(req->challenge_hash));
+    bind_int(&b, req->state == REQUEST_APPROVED ? REQUEST_APPROVED : REQUEST_PENDING);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
         sqlite3_finalize(st);
@@ -873,8 +878,10 @@ static store_status sq_crl_add(store *base, const store_crl *crl)
         crl->der_len > STORE_SQLITE_MAX_BLOB)
         return misuse(s, "CRL without DER");
     sqlite3_stmt *st;
-    store_status ret = prepare(
-        s, "INSERT INTO crls (number, this_update, next_update, der) VALUES (?1, ?2, ?3, ?4)", &st);
+    store_status ret = prepare(s,
+                               "INSERT INTO crls (number, this_update, next_update, der, "
+                               "issuer_key) VALUES (?1, ?2, ?3, ?4, ?5)",
+                               &st);
     if (ret != STORE_OK)
         return ret;
     binder b = {st, 0, SQLITE_OK};
@@ -882,6 +889,7 @@ static store_status sq_crl_add(store *base, const store_crl *crl)
     bind_int(&b, crl->this_update);
     bind_int(&b, crl->next_update);
     bind_blob(&b, crl->der, crl->der_len);
+    bind_text(&b, crl->issuer_key, sizeof(crl->issuer_key));
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
         sqlite3_finalize(st);
@@ -890,16 +898,24 @@ static store_status sq_crl_add(store *base, const store_crl *crl)
     return run(s, st, NULL);
 }
 
-static store_status sq_crl_latest(store *base, store_crl *out)
+static store_status sq_crl_latest(store *base, const char *issuer_key, store_crl *out)
 {
     sqlite_store *s = impl(base);
     memset(out, 0, sizeof(*out));
     sqlite3_stmt *st;
-    store_status ret = prepare(
-        s, "SELECT number, this_update, next_update, der FROM crls ORDER BY number DESC LIMIT 1",
-        &st);
+    store_status ret = prepare(s,
+                               "SELECT number, this_update, next_update, der, issuer_key FROM crls"
+                               " WHERE ?1 IS NULL OR issuer_key = ?1 ORDER BY number DESC LIMIT 1",
+                               &st);
     if (ret != STORE_OK)
         return ret;
+    binder b = {st, 0, SQLITE_OK};
+    bind_text(&b, issuer_key, STORE_KEY_ID);
+    ret = bind_done(s, &b);
+    if (ret != STORE_OK) {
+        sqlite3_finalize(st);
+        return ret;
+    }
     int rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         ret = STORE_NOT_FOUND;
@@ -909,6 +925,7 @@ static store_status sq_crl_latest(store *base, store_crl *out)
         out->number = sqlite3_column_int64(st, 0);
         out->this_update = sqlite3_column_int64(st, 1);
         out->next_update = sqlite3_column_int64(st, 2);
+        col_text(st, 4, out->issuer_key, sizeof(out->issuer_key));
         if (col_blob(st, 3, &out->der, &out->der_len) != 0)
             ret = nomem(s);
     }

@@ -124,6 +124,21 @@ openssl verify -CAfile newca/ca.pem after.pem > /dev/null || fail "the renewed c
 "$SCEPD" certs --dir "$CA" | awk '$2 == "ca"' | wc -l | grep -q '^2$' || fail "both CA generations are not in scepd certs"
 ok "switch: the new CA is current, renewal under it works, both generations listed"
 
+# The previous generation still publishes its CRL: revoke one of its certificates.
+OLDGEN=$(openssl x509 -in keep.pem -noout -serial | cut -d= -f2)
+"$SCEPD" revoke --dir "$CA" "$OLDGEN" --reason superseded > /dev/null || fail "revoke an old-generation certificate"
+"$SCEP" getcrl -u "$URL" --ca newca --cert shadow.pem --key shadow.key --out newgen.crl > /dev/null \
+  || fail "GetCRL for the new generation"
+openssl crl -in newgen.crl -noout -CAfile newca/ca.pem 2>&1 | grep -q "verify OK" || fail "new CRL not signed by the new CA"
+curl -fs -o prev.crl "${URL%/scep}/crl/prev.crl" || fail "/crl/prev.crl"
+openssl crl -inform DER -in prev.crl -noout -CAfile cadir/ca.pem 2>&1 | grep -q "verify OK" \
+  || fail "the previous generation's CRL is not signed by the previous CA"
+openssl crl -inform DER -in prev.crl -noout -text | grep -q "Serial Number: $OLDGEN" \
+  || fail "the previous generation's CRL does not list its revoked certificate"
+openssl crl -in newgen.crl -noout -text | grep -q "Serial Number: $OLDGEN" \
+  && fail "the new CA's CRL lists a certificate the previous CA issued"
+ok "after the switch the previous CA generation still publishes its own CRL (/crl/prev.crl)"
+
 # auto_rollover_days: a CA ending within that many days gets its successor prepared by itself,
 # switching at its expiry.
 SHORT=$WORK/short

@@ -483,13 +483,20 @@ static void test_request_put_get(void **state)
     store_request r, out, again;
     make_request(&r, "tid-1", "CN=device 1,O=Example");
     r.id = 99;
-    r.state = REQUEST_APPROVED; /* the store sets id and state */
+    r.state = REQUEST_ISSUED; /* the store sets the id; only PENDING or APPROVED are taken */
     snprintf(r.cert_serial, sizeof(r.cert_serial), "ABCD");
     int64_t t0 = (int64_t)time(NULL);
     assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
     int64_t t1 = (int64_t)time(NULL);
     assert_true(out.id > 0 && out.id != 99);
     assert_int_equal(out.state, REQUEST_PENDING);
+    /* Automatic approval stores a request APPROVED from the start. */
+    store_request born = {0}, born_out;
+    make_request(&born, "tid-born-approved", "CN=auto");
+    born.state = REQUEST_APPROVED;
+    assert_int_equal(s->ops->request_put(s, &born, &born_out), STORE_OK);
+    assert_int_equal(born_out.state, REQUEST_APPROVED);
+    store_request_clear(&born_out); /* born points at static CSR bytes: nothing to free */
     assert_string_equal(out.transaction_id, "tid-1");
     assert_string_equal(out.key_id, r.key_id);
     assert_string_equal(out.subject, "CN=device 1,O=Example");
@@ -1328,15 +1335,23 @@ static void test_crls(void **state)
     db_path(path, sizeof(path), "crls");
     store *s = open_ok(path);
     store_crl out;
-    assert_int_equal(s->ops->crl_latest(s, &out), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->crl_latest(s, NULL, &out), STORE_NOT_FOUND);
     unsigned char der1[] = {1, 2, 3}, der2[] = {4, 5, 6, 7};
     store_crl c1 = {.number = 1, .this_update = 100, .next_update = 200, .der = der1, .der_len = 3};
     store_crl c2 = {.number = 2, .this_update = 150, .next_update = 250, .der = der2, .der_len = 4};
+    snprintf(c1.issuer_key, sizeof(c1.issuer_key), "OLDKEY");
+    snprintf(c2.issuer_key, sizeof(c2.issuer_key), "NEWKEY");
     assert_int_equal(s->ops->crl_add(s, &c1), STORE_OK);
     assert_int_equal(s->ops->crl_add(s, &c2), STORE_OK);
     assert_int_equal(s->ops->crl_add(s, &c1), STORE_EXISTS); /* numbers never repeat */
-    assert_int_equal(s->ops->crl_latest(s, &out), STORE_OK);
+    assert_int_equal(s->ops->crl_latest(s, NULL, &out), STORE_OK);
     assert_int_equal(out.number, 2);
+    assert_string_equal(out.issuer_key, "NEWKEY");
+    store_crl old;
+    assert_int_equal(s->ops->crl_latest(s, "OLDKEY", &old), STORE_OK);
+    assert_int_equal(old.number, 1);
+    store_crl_clear(&old);
+    assert_int_equal(s->ops->crl_latest(s, "NOKEY", &old), STORE_NOT_FOUND);
     assert_int_equal(out.next_update, 250);
     assert_int_equal(out.der_len, 4);
     assert_memory_equal(out.der, der2, 4);
