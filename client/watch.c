@@ -34,7 +34,7 @@ typedef struct watch_state {
     sigset_t original; /* for --exec */
     int backoff;       /* seconds; 0 while nothing fails */
     time_t next_probe;
-    time_t last_action; /* the last renewal or switch: the next one waits a check interval */
+    time_t last_action; /* the last renewal or switch (see check_current) */
     time_t announced;   /* the last due time logged, so that each is logged once */
     int acted;          /* this check renewed or switched */
     char err[1024];
@@ -197,8 +197,13 @@ static int check_current(watch_state *st, time_t now, time_t *next)
     time_t from = watch_time(X509_get0_notBefore(cur.cert));
     time_t until = watch_time(X509_get0_notAfter(cur.cert));
     time_t due = from + (time_t)((double)(until - from) * w->renew_at / 100.0);
-    if (st->last_action != 0 && due < st->last_action + w->check_interval)
-        due = st->last_action + w->check_interval; /* --renew-at 0 renews once per interval */
+    /* A due time that a renewal just passed (--renew-at 0) would renew in a loop: wait a check
+     * interval then, but never past the certificate's end. */
+    if (st->last_action != 0 && due <= st->last_action) {
+        due = st->last_action + w->check_interval;
+        if (due > until)
+            due = until;
+    }
     time_t ca_until = watch_ca_not_after(w->c.ca_dir);
     if (now >= due) {
         rc = attempt(st, &cur, 0);

@@ -22,12 +22,14 @@ static int set_serial(X509 *cert)
     return ok;
 }
 
-/* From not_before (0: now) for days, but never past the CA's own notAfter. */
-static int set_validity(X509 *cert, const X509 *ca_cert, int days, int64_t not_before)
+/* From not_before (0: now) for the profile's lifetime, but never past the CA's notAfter. */
+static int set_validity(X509 *cert, const X509 *ca_cert, const config *c, int64_t not_before)
 {
     time_t from = not_before > 0 ? (time_t)not_before : time(NULL);
+    int days = c->validity_seconds > 0 ? 0 : c->validity_days;
+    long secs = c->validity_seconds > 0 ? (long)c->validity_seconds : 0;
     if (!X509_time_adj_ex(X509_getm_notBefore(cert), 0, 0, &from) ||
-        !X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, &from))
+        !X509_time_adj_ex(X509_getm_notAfter(cert), days, secs, &from))
         return 0;
     const ASN1_TIME *ca_end = X509_get0_notAfter(ca_cert);
     if (ASN1_TIME_compare(X509_get0_notAfter(cert), ca_end) > 0)
@@ -142,8 +144,7 @@ X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t n
     if (!X509_set_version(cert, X509_VERSION_3) || !set_serial(cert) ||
         !X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) ||
         !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
-        !set_validity(cert, ca->cert, c->validity_days, not_before) ||
-        !X509_set_pubkey(cert, pub)) {
+        !set_validity(cert, ca->cert, c, not_before) || !X509_set_pubkey(cert, pub)) {
         snprintf(err, errlen, "cannot build the certificate");
         goto fail;
     }

@@ -136,6 +136,7 @@ static const option_row options[] = {
     BOOL("legacy_algorithms", legacy_algorithms),
     {"log_format", K_LOGFMT, offsetof(config, log_format), 0, 0, 0},
     INT("validity_days", validity_days, 1, 36500),
+    INT("validity_seconds", validity_seconds, 0, 100L * 365 * 86400),
     INT("min_rsa_bits", min_rsa_bits, 1024, 16384),
     BOOL("allow_ec", allow_ec),
     BOOL("copy_san", copy_san),

@@ -28,6 +28,7 @@ typedef struct config {
 
     /* Issuance profile. */
     int validity_days;
+    int validity_seconds; /* when set, overrides validity_days: short-lived certificates */
     int min_rsa_bits;
     int allow_ec;
     int copy_san;

@@ -149,4 +149,29 @@ openssl verify -CAfile rcadir/ca.pem rcadir/ra.pem > /dev/null || fail "rcadir/r
 "$SCEP" getca -u "$URL" -o after > /dev/null || fail "getca after the switch"
 cmp -s after/certs.pem rcadir/certs.pem || fail "the switched CA directory differs from what the server now sends"
 ok "switched at the switch time: CERT, KEY and the CA files are the new CA's, --exec ran, SIGTERM exits 0"
+
+# A seconds-long certificate (validity_seconds in the server's profile): the daemon, left
+# alone with its defaults but --renew-at 50, renews it when half its life has passed.
+LIVE=$WORK/live
+new_ca "$LIVE" --days 400
+start_scepd "$LIVE" --challenge s3cret --set renewal_window=0% --set validity_seconds=12
+"$SCEP" getca -u "$URL" -o livecadir > /dev/null || fail "getca (short-lived)"
+"$SCEP" enroll -u "$URL" --ca livecadir --key live.key --out live.pem --subject CN=live \
+  --challenge s3cret > /dev/null 2>&1 || fail "enroll (short-lived)"
+LIFE=$(( $(date -d "$(openssl x509 -in live.pem -noout -enddate | cut -d= -f2)" +%s) - \
+         $(date -d "$(openssl x509 -in live.pem -noout -startdate | cut -d= -f2)" +%s) ))
+[ "$LIFE" -le 12 ] || fail "validity_seconds=12 gave a certificate of ${LIFE}s"
+FIRST=$(serial live.pem)
+"$SCEP" watch -u "$URL" --ca livecadir --cert live.pem --key live.key --renew-at 50 \
+  --check-interval 60 2> live.log &
+WATCH_PID=$!
+wait_for 15 bash -c "[ \"\$(openssl x509 -in live.pem -noout -serial)\" != '$FIRST' ]" \
+  || fail "the daemon did not renew a 12-second certificate: $(cat live.log)"
+SECOND=$(serial live.pem)
+wait_for 15 bash -c "[ \"\$(openssl x509 -in live.pem -noout -serial)\" != '$SECOND' ]" \
+  || fail "the daemon did not renew the renewed certificate: $(cat live.log)"
+stop_watch
+[ "$WATCH_RC" = 0 ] || fail "the daemon exited with $WATCH_RC on SIGTERM"
+check_issued live.pem live.key livecadir/ca.pem live
+ok "a 12-second certificate is renewed by the daemon at half its life, again and again"
 finish
