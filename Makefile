@@ -6,7 +6,7 @@ PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit integration interop demo fuzz fuzz-build install install-check lint format clean
+.PHONY: all check unit integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -31,12 +31,19 @@ demo: all
 	scripts/demo
 
 # Our client and hostile requests against our server; our client against broken servers.
-integration: all
+integration: all bench
 	tests/integration/run-all
 
 # Real peers (micromdm, strongSwan, certmonger) against our programs.
 interop: all
 	tests/interop/run-all
+
+# The load generator, and the scepd / micromdm / RSA-ceiling comparison (docs/performance.md).
+bench: all
+	cmake --build $(BUILD) --target scep-bench -j$(JOBS)
+
+bench-compare: bench
+	bench/run-compare
 
 fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j$(JOBS)
