@@ -159,8 +159,14 @@ static X509 *issue_cert(exchange *x, X509_REQ *csr, char *why, size_t len)
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
 static void issue(exchange *x, const store_request *r)
 {
-    const unsigned char *p = r->csr_der;
-    X509_REQ *csr = d2i_X509_REQ(NULL, &p, (long)r->csr_len);
+    /* The CSR just decoded when this message is the request itself (every path that issues
+     * from a PKCSReq has checked the stored CSR is the same): no second decode of the key. */
+    X509_REQ *owned = NULL;
+    if (x->req->csr == NULL) {
+        const unsigned char *p = r->csr_der;
+        owned = d2i_X509_REQ(NULL, &p, (long)r->csr_len);
+    }
+    X509_REQ *csr = x->req->csr ? x->req->csr : owned;
     char why[160] = "cannot read the stored request";
     for (int attempt = 0; csr != NULL && attempt < 3; attempt++) {
         X509 *cert = issue_cert(x, csr, why, sizeof(why));
@@ -181,7 +187,7 @@ static void issue(exchange *x, const store_request *r)
         X509_free(cert);
         if (s == STORE_EXISTS)
             continue; /* a serial collision: draw another */
-        X509_REQ_free(csr);
+        X509_REQ_free(owned);
         if (s == STORE_CONFLICT) {
             /* Another worker or process moved it first: answer what it decided. */
             store_request now = {0};
@@ -195,7 +201,7 @@ static void issue(exchange *x, const store_request *r)
             store_down(x, s);
         return;
     }
-    X509_REQ_free(csr);
+    X509_REQ_free(owned);
     answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
 }
 
