@@ -92,7 +92,7 @@ X509_CRL *ca_make_crl(const authority *ca, store *st, int64_t number, int64_t no
 /* Hex of a certificate's serial (upper case), for the store. */
 void ca_serial_hex(const X509 *cert, char *buf, size_t buflen);
 /* SHA-256 of a public key's SubjectPublicKeyInfo, hex, for matching transactions to keys. */
-int ca_key_id(const EVP_PKEY *key, char *buf, size_t buflen);
+int ca_key_id(const X509_PUBKEY *key, char *buf, size_t buflen);
 /* RFC 2253 text of a name, for the store and logs. */
 void ca_name_text(const X509_NAME *name, char *buf, size_t buflen);
 

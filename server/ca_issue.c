@@ -134,6 +134,42 @@ X509 *ca_issue(const authority *ca, X509_REQ *csr, const config *c, char *err, s
     return ca_issue_at(ca, csr, c, 0, err, errlen);
 }
 
+/* The certificate gets the request's SubjectPublicKeyInfo as it came: copying its fields
+ * avoids encoding the key again through OpenSSL's provider encoders. */
+static int copy_pubkey(X509 *cert, X509_REQ *csr)
+{
+    ASN1_OBJECT *alg = NULL;
+    const unsigned char *bits = NULL;
+    int bits_len = 0, ptype = V_ASN1_UNDEF;
+    X509_ALGOR *algor = NULL;
+    const void *pval = NULL;
+    if (!X509_PUBKEY_get0_param(&alg, &bits, &bits_len, &algor, X509_REQ_get_X509_PUBKEY(csr)) ||
+        bits_len <= 0)
+        return 0;
+    X509_ALGOR_get0(NULL, &ptype, &pval, algor);
+    void *param = NULL;
+    if (ptype == V_ASN1_OBJECT)
+        param = OBJ_dup(pval);
+    else if (ptype == V_ASN1_SEQUENCE)
+        param = ASN1_STRING_dup(pval);
+    else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+        return 0;
+    unsigned char *copy = OPENSSL_memdup(bits, (size_t)bits_len);
+    ASN1_OBJECT *alg_copy = OBJ_dup(alg);
+    if (copy == NULL || alg_copy == NULL || (ptype > V_ASN1_NULL && param == NULL) ||
+        !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), alg_copy, ptype, param, copy,
+                                bits_len)) {
+        OPENSSL_free(copy);
+        ASN1_OBJECT_free(alg_copy);
+        if (ptype == V_ASN1_OBJECT)
+            ASN1_OBJECT_free(param);
+        else
+            ASN1_STRING_free(param);
+        return 0;
+    }
+    return 1;
+}
+
 X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t not_before,
                   char *err, size_t errlen)
 {
@@ -144,7 +180,7 @@ X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t n
     if (!X509_set_version(cert, X509_VERSION_3) || !set_serial(cert) ||
         !X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) ||
         !X509_set_issuer_name(cert, X509_get_subject_name(ca->cert)) ||
-        !set_validity(cert, ca->cert, c, not_before) || !X509_set_pubkey(cert, pub)) {
+        !set_validity(cert, ca->cert, c, not_before) || !copy_pubkey(cert, csr)) {
         snprintf(err, errlen, "cannot build the certificate");
         goto fail;
     }
@@ -172,10 +208,11 @@ void ca_serial_hex(const X509 *cert, char *buf, size_t buflen)
     BN_free(bn);
 }
 
-int ca_key_id(const EVP_PKEY *key, char *buf, size_t buflen)
+int ca_key_id(const X509_PUBKEY *key, char *buf, size_t buflen)
 {
+    /* The SubjectPublicKeyInfo as parsed: no trip through OpenSSL's key encoders. */
     unsigned char *spki = NULL;
-    int n = key ? i2d_PUBKEY(key, &spki) : -1;
+    int n = key ? i2d_X509_PUBKEY(key, &spki) : -1;
     unsigned char md[32];
     static const char digits[] = "0123456789ABCDEF";
     if (n <= 0 || buflen < 65 || EVP_Digest(spki, (size_t)n, md, NULL, EVP_sha256(), NULL) != 1) {
@@ -231,7 +268,7 @@ int ca_record(store *st, X509 *ca_cert)
 {
     store_cert rec;
     char key_id[STORE_KEY_ID] = "";
-    ca_key_id(X509_get0_pubkey(ca_cert), key_id, sizeof(key_id));
+    ca_key_id(X509_get_X509_PUBKEY(ca_cert), key_id, sizeof(key_id));
     ca_fill_record(ca_cert, key_id, "", &rec);
     rec.is_ca = 1;
     unsigned char *der = NULL;

@@ -57,7 +57,7 @@ int crl_current(const authority *ca, const config *c, store *st, int force, stor
 {
     err[0] = '\0';
     char issuer_key[STORE_KEY_ID];
-    if (ca_key_id(X509_get0_pubkey(ca->cert), issuer_key, sizeof(issuer_key)) != 0) {
+    if (ca_key_id(X509_get_X509_PUBKEY(ca->cert), issuer_key, sizeof(issuer_key)) != 0) {
         snprintf(err, errlen, "cannot identify the CA key");
         return -1;
     }

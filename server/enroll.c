@@ -448,7 +448,7 @@ static void on_enrollment(exchange *x)
     if (scep_csr_challenge_password(x->req->csr, x->password, sizeof(x->password)) != SCEP_OK)
         x->password[0] = '\0';
     char key_id[STORE_KEY_ID];
-    ca_key_id(X509_REQ_get0_pubkey(x->req->csr), key_id, sizeof(key_id));
+    ca_key_id(X509_REQ_get_X509_PUBKEY(x->req->csr), key_id, sizeof(key_id));
     store_request existing = {0};
     store_status s = x->st->ops->request_get(x->st, x->key, &existing);
     if (s == STORE_OK)
@@ -467,7 +467,7 @@ static void on_poll(exchange *x)
     store_request r = {0};
     store_status s = x->st->ops->request_get(x->st, x->key, &r);
     char key_id[STORE_KEY_ID];
-    ca_key_id(X509_get0_pubkey(x->req->signer_cert), key_id, sizeof(key_id));
+    ca_key_id(X509_get_X509_PUBKEY(x->req->signer_cert), key_id, sizeof(key_id));
     if (s == STORE_NOT_FOUND)
         fail(x, SCEP_E_BAD_CERT_ID, "unknown transactionID");
     else if (s != STORE_OK)
