@@ -21,9 +21,20 @@
 
 #define MAX_PATH_BYTES 4096u
 
+/* Prepared statements are kept per handle, keyed by their SQL text (always a literal, so its
+ * address is the key): preparing them on every call cost a twentieth of an enrollment. */
+#define STMT_CACHE 32
+
+typedef struct cached_stmt {
+    const char *sql;
+    sqlite3_stmt *st;
+    int in_use; /* a callback may call back into the handle: then a fresh statement is made */
+} cached_stmt;
+
 typedef struct sqlite_store {
     store base; /* first: a store * is a sqlite_store * */
     sqlite3 *db;
+    cached_stmt cache[STMT_CACHE];
     char err[512];
 } sqlite_store;
 
@@ -189,12 +200,41 @@ static void copy_text(char *dst, size_t size, const unsigned char *src, size_t l
 
 static store_status prepare(sqlite_store *s, const char *sql, sqlite3_stmt **st)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    cached_stmt *free_slot = NULL;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        cached_stmt *c = &s->cache[i];
+        if (c->sql == sql && !c->in_use) {
+            c->in_use = 1;
+            *st = c->st;
+            return STORE_OK;
+        }
+        if (c->sql == NULL && free_slot == NULL)
+            free_slot = c;
+    }
+    int rc =
+        sqlite3_prepare_v3(s->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, st, NULL);
     if (rc != SQLITE_OK) {
         *st = NULL;
         return db_fail(s, rc);
     }
+    if (free_slot != NULL)
+        *free_slot = (cached_stmt){sql, *st, 1};
     return STORE_OK;
+}
+
+/* Done with a statement: a cached one is reset for the next call, any other finalized. */
+static void release(sqlite_store *s, sqlite3_stmt *st)
+{
+    for (int i = 0; st != NULL && i < STMT_CACHE; i++) {
+        cached_stmt *c = &s->cache[i];
+        if (c->st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            c->in_use = 0;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }
 
 /* Binds parameters ?1, ?2, ... in order and keeps the first error. */
@@ -251,7 +291,7 @@ static store_status run(sqlite_store *s, sqlite3_stmt *st, int *changes)
         ret = db_fail(s, rc);
     else if (changes != NULL)
         *changes = sqlite3_changes(s->db);
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
@@ -340,7 +380,7 @@ static store_status fetch_request(sqlite_store *s, sqlite3_stmt *st, store_reque
         ret = db_fail(s, rc);
     else if (row_request(st, &r) != 0)
         ret = nomem(s);
-    sqlite3_finalize(st);
+    release(s, st);
     if (ret == STORE_OK)
         *out = r;
     return ret;
@@ -357,7 +397,7 @@ static store_status fetch_cert(sqlite_store *s, sqlite3_stmt *st, store_cert *ou
         ret = db_fail(s, rc);
     else if (row_cert(st, &c) != 0)
         ret = nomem(s);
-    sqlite3_finalize(st);
+    release(s, st);
     if (ret == STORE_OK)
         *out = c;
     return ret;
@@ -381,7 +421,7 @@ static store_status get_request_by_tid(sqlite_store *s, const char *tid, store_r
     bind_text(&b, tid, STORE_TID);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return fetch_request(s, st, out);
@@ -410,7 +450,7 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
     bind_int(&b, req->state == REQUEST_APPROVED ? REQUEST_APPROVED : REQUEST_PENDING);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return run(s, st, inserted);
@@ -457,7 +497,7 @@ static store_status sq_request_get_by_cert(store *base, const char *serial, stor
     bind_text(&b, serial, STORE_HEX_SERIAL);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return fetch_request(s, st, out);
@@ -475,7 +515,7 @@ static store_status sq_request_get_by_id(store *base, int64_t id, store_request 
     bind_int(&b, id);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return fetch_request(s, st, out);
@@ -520,7 +560,7 @@ static store_status sq_request_transition(store *base, int64_t id, request_state
     bind_int(&b, from);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     int changed = 0;
@@ -548,7 +588,7 @@ static store_status each_request(sqlite_store *s, sqlite3_stmt *st, store_reques
     }
     if (ret == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         ret = db_fail(s, rc);
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
@@ -628,7 +668,7 @@ static store_status insert_cert(sqlite_store *s, const store_cert *c)
     bind_blob(&b, c->der, c->der_len);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     ret = run(s, st, NULL);
@@ -671,7 +711,7 @@ static store_status mark_issued(sqlite_store *s, int64_t id, request_state from,
     bind_int(&b, from);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     int changed = 0;
@@ -720,7 +760,7 @@ static store_status sq_cert_get(store *base, const char *serial, store_cert *out
     bind_text(&b, serial, STORE_HEX_SERIAL);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return fetch_cert(s, st, out);
@@ -763,7 +803,7 @@ static store_status each_cert(sqlite_store *s, sqlite3_stmt *st, store_cert_fn f
     }
     if (ret == STORE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
         ret = db_fail(s, rc);
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
@@ -800,7 +840,7 @@ static store_status sq_cert_list(store *base, const cert_filter *filter, store_c
         if (ret == STORE_OK)
             ret = each_cert(s, st, fn, arg);
         else
-            sqlite3_finalize(st);
+            release(s, st);
     }
     free(pattern);
     return ret;
@@ -825,7 +865,7 @@ static store_status sq_cert_find_valid_by_subject(store *base, const char *subje
     bind_int(&b, now);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return fetch_cert(s, st, out);
@@ -855,7 +895,7 @@ static store_status sq_cert_set_state(store *base, const char *serial, cert_stat
     bind_text(&b, serial, STORE_HEX_SERIAL);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     int changed = 0;
@@ -892,7 +932,7 @@ static store_status sq_crl_add(store *base, const store_crl *crl)
     bind_text(&b, crl->issuer_key, sizeof(crl->issuer_key));
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return run(s, st, NULL);
@@ -913,7 +953,7 @@ static store_status sq_crl_latest(store *base, const char *issuer_key, store_crl
     bind_text(&b, issuer_key, STORE_KEY_ID);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     int rc = sqlite3_step(st);
@@ -929,7 +969,7 @@ static store_status sq_crl_latest(store *base, const char *issuer_key, store_crl
         if (col_blob(st, 3, &out->der, &out->der_len) != 0)
             ret = nomem(s);
     }
-    sqlite3_finalize(st);
+    release(s, st);
     if (ret != STORE_OK)
         store_crl_clear(out);
     return ret;
@@ -963,7 +1003,7 @@ static store_status sq_challenge_add(store *base, const store_challenge *c)
     bind_text(&b, c->subject_match, STORE_TEXT);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return run(s, st, NULL);
@@ -997,7 +1037,7 @@ static store_status sq_challenge_get(store *base, const char *hash, store_challe
         out->used_at = sqlite3_column_int64(st, 3);
         col_text(st, 4, out->subject_match, sizeof(out->subject_match));
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
@@ -1019,7 +1059,7 @@ static store_status sq_challenge_consume(store *base, const char *hash, int64_t 
     bind_int(&b, now > 0 ? now : 1);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     int changes = 0;
@@ -1050,7 +1090,7 @@ static store_status sq_event_add(store *base, const char *kind, const char *ref,
     bind_text(&b, detail, STORE_TEXT);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
-        sqlite3_finalize(st);
+        release(s, st);
         return ret;
     }
     return run(s, st, NULL);
@@ -1066,6 +1106,8 @@ static void sq_destroy(store *base)
     sqlite_store *s = impl(base);
     if (s == NULL)
         return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(s->cache[i].st);
     sqlite3_close_v2(s->db);
     free(s);
 }
@@ -1129,7 +1171,7 @@ static store_status journal_wal_once(sqlite_store *s, int memory)
             ret = STORE_ERROR;
         }
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
@@ -1188,7 +1230,7 @@ static store_status schema_read(sqlite_store *s, schema_info *info)
     } else {
         ret = db_fail(s, rc);
     }
-    sqlite3_finalize(st);
+    release(s, st);
     return ret;
 }
 
