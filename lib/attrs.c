@@ -74,20 +74,30 @@ static int is_printable_text(const unsigned char *s, int len)
     return 1;
 }
 
-scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
-                             scep_diag *diag)
+/* The one value of a string attribute. RFC 8894 says PrintableString; some peers use
+ * IA5String or UTF8String for the same text. Any other type is malformed. */
+static scep_err find_string(CMS_SignerInfo *si, scepi_attr attr, const ASN1_STRING **out,
+                            scep_diag *diag)
 {
-    buf[0] = '\0';
     ASN1_TYPE *value = NULL;
     scep_err err = find_value(si, attr, &value, diag);
     if (err != SCEP_OK)
         return err;
-    /* RFC 8894 says PrintableString; some peers use IA5String or UTF8String for the same
-     * ASCII text. Anything else, or non-printable bytes, is malformed. */
     int type = ASN1_TYPE_get(value);
     if (type != V_ASN1_PRINTABLESTRING && type != V_ASN1_IA5STRING && type != V_ASN1_UTF8STRING)
         return scepi_diag(diag, SCEP_E_BAD_ATTR, "%s is not a string", scepi_attr_name(attr));
-    const ASN1_STRING *s = value->value.asn1_string;
+    *out = value->value.asn1_string;
+    return SCEP_OK;
+}
+
+scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
+                             scep_diag *diag)
+{
+    buf[0] = '\0';
+    const ASN1_STRING *s = NULL;
+    scep_err err = find_string(si, attr, &s, diag);
+    if (err != SCEP_OK)
+        return err;
     int len = ASN1_STRING_length(s);
     const unsigned char *data = ASN1_STRING_get0_data(s);
     if (len <= 0 || (size_t)len >= buflen || !is_printable_text(data, len))
@@ -102,14 +112,10 @@ scep_err scepi_attr_get_utf8(CMS_SignerInfo *si, scepi_attr attr, char *buf, siz
                              scep_diag *diag)
 {
     buf[0] = '\0';
-    ASN1_TYPE *value = NULL;
-    scep_err err = find_value(si, attr, &value, diag);
+    const ASN1_STRING *s = NULL;
+    scep_err err = find_string(si, attr, &s, diag);
     if (err != SCEP_OK)
         return err;
-    int type = ASN1_TYPE_get(value);
-    if (type != V_ASN1_UTF8STRING && type != V_ASN1_PRINTABLESTRING && type != V_ASN1_IA5STRING)
-        return scepi_diag(diag, SCEP_E_BAD_ATTR, "%s is not a string", scepi_attr_name(attr));
-    const ASN1_STRING *s = value->value.asn1_string;
     int len = ASN1_STRING_length(s);
     /* Free text for humans: keep what fits, drop control bytes, never fail on length. */
     size_t n = 0;
