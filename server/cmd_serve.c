@@ -27,7 +27,7 @@ static const char usage_text[] =
     "  --approve auto|manual    issue at once, or answer PENDING until `scepd approve`\n"
     "  --legacy-algorithms      also accept and answer single DES and MD5 (old devices)\n"
     "  --log-format text|json   one log line per request on stdout (default text)\n"
-    "  --threads N              worker threads (default: one per core)\n"
+    "  --threads N              worker threads (default: two per core)\n"
     "  --set KEY=VALUE          any scepd.conf setting\n"
     "\n"
     "Without a static challenge, new requests need a one-time challenge (`scepd challenge`),\n"

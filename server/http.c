@@ -17,6 +17,7 @@
 struct http_server {
     server *srv;
     struct MHD_Daemon *daemon;
+    store_group *stores;     /* the worker threads' handles share one flush (group commit) */
     pthread_key_t store_key; /* one store handle per worker thread */
     struct sockaddr_storage addr;
 };
@@ -41,9 +42,8 @@ static store *thread_store(http_server *h)
 {
     store *st = pthread_getspecific(h->store_key);
     if (st == NULL) {
-        char uri[CONFIG_PATH * 2], err[256];
-        config_store_uri(&h->srv->cfg, uri, sizeof(uri));
-        st = store_open(uri, err, sizeof(err));
+        char err[256];
+        st = store_group_handle(h->stores, err, sizeof(err));
         if (st == NULL)
             log_info(stderr, h->srv->cfg.log_format, err);
         else
@@ -171,6 +171,19 @@ static double elapsed_ms(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
+/* No answer leaves before the writes it reports are on disk: a client never holds a
+ * certificate, or a PENDING, that a crash could make the CA forget. */
+static void make_durable(http_server *h, reply *rep)
+{
+    store *st = pthread_getspecific(h->store_key);
+    if (st == NULL || st->ops->flush(st) == STORE_OK)
+        return;
+    log_info(stderr, h->srv->cfg.log_format, st->ops->last_error(st));
+    reply_free(rep);
+    reply_init(rep);
+    reply_text(rep, 503, "certificate store cannot write to disk");
+}
+
 static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, const char *method,
                                http_req *r)
 {
@@ -185,6 +198,7 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
         serve_crl(h, r->is_crl == 2, &rep);
     else
         handle(h, method, r, &rep, &op);
+    make_durable(h, &rep);
     char peer[64];
     peer_text(conn, peer, sizeof(peer));
     log_request(stdout, h->srv->cfg.log_format, peer, method, scep_operation_name(op), &rep,
@@ -279,8 +293,9 @@ static unsigned worker_count(const config *c)
 {
     if (c->threads > 0)
         return (unsigned)c->threads;
+    /* Two per core: a worker waiting for its flush leaves the core to the other. */
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 2;
+    return n > 0 && n < 128 ? 2 * (unsigned)n : 4;
 }
 
 /* Starts the daemon on h->addr, or on listen_fd when it is not MHD_INVALID_SOCKET. */
@@ -308,17 +323,26 @@ static http_server *new_server(server *srv, char *err, size_t errlen)
     if (h == NULL)
         return NULL;
     h->srv = srv;
-    if (http_parse_listen(srv->cfg.listen, &h->addr, err, errlen) != 0 ||
-        pthread_key_create(&h->store_key, close_thread_store) != 0) {
+    if (http_parse_listen(srv->cfg.listen, &h->addr, err, errlen) != 0) {
+        free(h);
+        return NULL;
+    }
+    char uri[CONFIG_PATH * 2];
+    config_store_uri(&srv->cfg, uri, sizeof(uri));
+    h->stores = store_group_open(uri, err, errlen);
+    if (h->stores == NULL || pthread_key_create(&h->store_key, close_thread_store) != 0) {
+        store_group_close(h->stores);
         free(h);
         return NULL;
     }
     return h;
 }
 
+/* After the daemon stopped: its threads have closed their handles. */
 static void free_server(http_server *h)
 {
     pthread_key_delete(h->store_key);
+    store_group_close(h->stores);
     free(h);
 }
 

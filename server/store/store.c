@@ -73,7 +73,9 @@ static void set_err(char *err, size_t errlen, const char *what, const char *uri)
         snprintf(err, errlen, "store %.200s: %s", uri, what);
 }
 
-store *store_open(const char *uri, char *err, size_t errlen)
+/* The SQLite path a URI names ("sqlite:PATH", "sqlite:///abs/path" or a plain path), or NULL
+ * with a reason in err. */
+static const char *sqlite_path(const char *uri, char *err, size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
@@ -83,7 +85,7 @@ store *store_open(const char *uri, char *err, size_t errlen)
     }
     size_t n = scheme_len(uri);
     if (n == 0)
-        return store_sqlite_open(uri, err, errlen);
+        return uri;
     if (n != 6 || strncmp(uri, "sqlite", 6) != 0) {
         set_err(err, errlen, "unsupported store (expected sqlite:PATH or a path)", uri);
         return NULL;
@@ -97,7 +99,60 @@ store *store_open(const char *uri, char *err, size_t errlen)
         }
         path += 2;
     }
-    return store_sqlite_open(path, err, errlen);
+    return path;
+}
+
+store *store_open(const char *uri, char *err, size_t errlen)
+{
+    const char *path = sqlite_path(uri, err, errlen);
+    return path ? store_sqlite_open(path, err, errlen, NULL) : NULL;
+}
+
+struct store_group {
+    char *path;
+    sqlite_flusher *flusher; /* NULL for an in-memory database: nothing to flush */
+};
+
+store_group *store_group_open(const char *uri, char *err, size_t errlen)
+{
+    const char *path = sqlite_path(uri, err, errlen);
+    if (path == NULL)
+        return NULL;
+    /* A first handle creates or migrates the database and sets WAL mode. */
+    store *first = store_sqlite_open(path, err, errlen, NULL);
+    store_group *g = first ? calloc(1, sizeof(*g)) : NULL;
+    if (g != NULL && (g->path = strdup(path)) == NULL) {
+        free(g);
+        g = NULL;
+    }
+    if (first != NULL && g == NULL)
+        set_err(err, errlen, "out of memory", uri);
+    if (g != NULL && strcmp(path, ":memory:") != 0) {
+        char why[256] = "";
+        g->flusher = sqlite_flusher_start(path, why, sizeof(why));
+        if (g->flusher == NULL) {
+            set_err(err, errlen, why, uri);
+            free(g->path);
+            free(g);
+            g = NULL;
+        }
+    }
+    store_close(first);
+    return g;
+}
+
+store *store_group_handle(store_group *g, char *err, size_t errlen)
+{
+    return store_sqlite_open(g->path, err, errlen, g->flusher);
+}
+
+void store_group_close(store_group *g)
+{
+    if (g == NULL)
+        return;
+    sqlite_flusher_stop(g->flusher);
+    free(g->path);
+    free(g);
 }
 
 void store_close(store *s)

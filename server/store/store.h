@@ -169,6 +169,11 @@ typedef struct store_ops {
     /* An audit line: what happened to which transaction or serial. */
     store_status (*event_add)(store *s, const char *kind, const char *ref, const char *detail);
 
+    /* Returns once every write this handle committed is on disk. A handle from store_open()
+     * flushes at each commit, so this returns at once; a handle of a store_group commits
+     * without waiting for the disk, and must call this before it reports a write to anyone. */
+    store_status (*flush)(store *s);
+
     const char *(*last_error)(store *s);
     void (*destroy)(store *s);
 } store_ops;
@@ -184,6 +189,19 @@ struct store {
  */
 store *store_open(const char *uri, char *err, size_t errlen);
 void store_close(store *s);
+
+/*
+ * Group commit for a server's worker threads: handles of one group commit without waiting for
+ * the disk, and one flush makes the commits of every waiting handle durable at once (instead of
+ * one flush per commit, each holding the database's write lock). A group handle is still one
+ * thread's; call flush() on it before a reply that reports its writes. Close every handle
+ * before the group.
+ */
+typedef struct store_group store_group;
+
+store_group *store_group_open(const char *uri, char *err, size_t errlen);
+store *store_group_handle(store_group *g, char *err, size_t errlen);
+void store_group_close(store_group *g);
 
 /* The schema version this build writes. */
 #define STORE_SCHEMA_VERSION 4

@@ -2,8 +2,10 @@
  * The SQLite backend of the store. One connection per handle. Every operation is a single
  * statement or one BEGIN IMMEDIATE transaction, so several scepd processes can share the file:
  * WAL lets readers run beside the one writer, the busy timeout makes writers queue.
- * Statements are prepared per call, so a list callback may use the same handle again.
- * All SQL is constant; data only ever travels in bound parameters.
+ * Statements are cached per handle; one in use is never handed out twice, so a list callback may
+ * use the same handle again. All SQL is constant; data only ever travels in bound parameters.
+ * A plain handle flushes each commit (synchronous=FULL); the handles of a group leave flushing to
+ * the group's flusher (sqlite_flush.c) and only write at commit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +22,7 @@
 #include "store_sqlite.h"
 
 #define MAX_PATH_BYTES 4096u
+#define CHECKPOINT_FRAMES 1000 /* SQLite's own automatic checkpoint threshold */
 
 /* Prepared statements are kept per handle, keyed by their SQL text (always a literal, so its
  * address is the key): preparing them on every call cost a twentieth of an enrollment. */
@@ -34,6 +37,9 @@ typedef struct cached_stmt {
 typedef struct sqlite_store {
     store base; /* first: a store * is a sqlite_store * */
     sqlite3 *db;
+    sqlite_flusher *flusher; /* group commit, or NULL: every commit flushed */
+    uint64_t unflushed;      /* the flusher's ticket for our last commit, 0 when none waits */
+    int flush_now;           /* the commit under way ends an exchange: start flushing it */
     cached_stmt cache[STMT_CACHE];
     char err[512];
 } sqlite_store;
@@ -741,8 +747,11 @@ static store_status sq_cert_issue(store *base, const store_cert *cert, int64_t r
         ret = insert_cert(s, cert);
     if (ret == STORE_OK && request_id != 0)
         ret = mark_issued(s, request_id, from, cert->serial);
+    /* The reply carrying this certificate waits for the flush: start it while it is built. */
+    s->flush_now = 1;
     if (ret == STORE_OK)
         ret = exec_sql(s, "COMMIT");
+    s->flush_now = 0;
     if (ret != STORE_OK)
         rollback(s);
     return ret;
@@ -1096,6 +1105,20 @@ static store_status sq_event_add(store *base, const char *kind, const char *ref,
     return run(s, st, NULL);
 }
 
+static store_status sq_flush(store *base)
+{
+    sqlite_store *s = impl(base);
+    if (s->flusher == NULL || s->unflushed == 0)
+        return STORE_OK;
+    int rc = sqlite_flusher_wait(s->flusher, s->unflushed);
+    s->unflushed = 0;
+    if (rc != 0) {
+        set_error(s, "store: writing the log to disk failed");
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
 static const char *sq_last_error(store *base)
 {
     return impl(base)->err;
@@ -1130,6 +1153,7 @@ static const store_ops sqlite_ops = {
     .challenge_get = sq_challenge_get,
     .challenge_consume = sq_challenge_consume,
     .event_add = sq_event_add,
+    .flush = sq_flush,
     .last_error = sq_last_error,
     .destroy = sq_destroy,
 };
@@ -1189,6 +1213,18 @@ static store_status journal_wal(sqlite_store *s, int memory)
     }
 }
 
+/* After each commit of a group handle (the write lock is released by then): a ticket for its
+ * flush. Taking this hook replaces SQLite's automatic checkpoint, so it checkpoints too, at
+ * SQLite's default threshold. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    sqlite_store *s = arg;
+    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now);
+    if (frames >= CHECKPOINT_FRAMES)
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 static store_status configure(sqlite_store *s, int memory)
 {
     if (sqlite3_db_readonly(s->db, "main") == 1) {
@@ -1201,9 +1237,12 @@ static store_status configure(sqlite_store *s, int memory)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     store_status ret = journal_wal(s, memory);
-    if (ret == STORE_OK)
-        ret = exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-    return ret;
+    if (ret != STORE_OK)
+        return ret;
+    if (s->flusher == NULL)
+        return exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
+    sqlite3_wal_hook(s->db, on_commit, s);
+    return exec_sql(s, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
 }
 
 typedef struct schema_info {
@@ -1287,7 +1326,7 @@ static void open_error(char *err, size_t errlen, const char *path, const char *w
         snprintf(err, errlen, "sqlite store %s: %s", path, why);
 }
 
-store *store_sqlite_open(const char *path, char *err, size_t errlen)
+store *store_sqlite_open(const char *path, char *err, size_t errlen, sqlite_flusher *flusher)
 {
     char why[256];
     if (err != NULL && errlen > 0)
@@ -1311,6 +1350,7 @@ store *store_sqlite_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     s->base.ops = &sqlite_ops;
+    s->flusher = memory ? NULL : flusher;
     int flags = SQLITE_OPEN_READWRITE | (memory ? SQLITE_OPEN_CREATE : 0);
     int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
     store_status ret = rc == SQLITE_OK ? configure(s, memory) : db_fail(s, rc);

@@ -4,15 +4,18 @@
 
 #include <stddef.h>
 
+#include "sqlite_flush.h"
 #include "store.h"
 
 /*
  * Opens the database file at path, creating it with mode 0600 when missing, or a private
- * in-memory database for ":memory:". Sets WAL, synchronous=FULL, foreign keys and a busy
- * timeout, creates or migrates the schema, and refuses a file that is not a scepd database or
- * has a newer schema. On failure returns NULL and writes a reason into err (may be NULL).
+ * in-memory database for ":memory:". Sets WAL, foreign keys and a busy timeout, creates or
+ * migrates the schema, and refuses a file that is not a scepd database or has a newer schema.
+ * Without a flusher every commit is flushed (synchronous=FULL); with one (borrowed, outliving
+ * the handle) commits are only written (synchronous=NORMAL) and flush() waits for the
+ * flusher. On failure returns NULL and writes a reason into err (may be NULL).
  */
-store *store_sqlite_open(const char *path, char *err, size_t errlen);
+store *store_sqlite_open(const char *path, char *err, size_t errlen, sqlite_flusher *flusher);
 
 /* How long an operation waits for another connection's write lock before STORE_BUSY. */
 #define STORE_SQLITE_BUSY_TIMEOUT_MS 5000

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Durability of group commit: no CertRep (or PENDING) leaves scepd before the write-ahead log
+# that holds it is flushed. scepd runs under strace, which makes every fdatasync/fsync return
+# 300 ms late; the trace then must show, for each answer, a flush of the log that started after
+# the log's last write and returned before the answer was sent. A server that answered without
+# waiting for its flush would send while the delayed flush is still running.
+source "$(dirname "$0")/../interop/lib.sh"
+SCEP=${SCEP:-$ROOT/build/scep}
+command -v strace > /dev/null || fail "strace is missing (scripts/install-deps)"
+
+CA=$WORK/ca
+new_ca "$CA"
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT/scep"
+cd "$WORK"
+strace -f -qq -ttt -y -s 16 -o trace.txt \
+  -e trace=pwrite64,write,fdatasync,fsync,sendmsg,sendto,writev,send \
+  -e inject=fdatasync,fsync:delay_exit=300000 \
+  "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge pw --threads 2 \
+  >> scepd.log 2>&1 &
+STRACE_PID=$!
+for _ in $(seq 1 100); do
+  SCEPD_PID=$(pgrep -P "$STRACE_PID" scepd || true)
+  [ -n "$SCEPD_PID" ] && break
+  sleep 0.1
+done
+[ -n "$SCEPD_PID" ] || fail "scepd did not start under strace"
+for _ in $(seq 1 100); do
+  curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
+  sleep 0.1
+done
+"$SCEP" getca -u "$URL" -o cadir > /dev/null || fail "getca"
+
+# Two enrollments at once, then one alone.
+"$SCEP" enroll -u "$URL" --ca cadir --key a.key --out a.pem --subject CN=a --challenge pw > a.out 2>&1 &
+A=$!
+"$SCEP" enroll -u "$URL" --ca cadir --key b.key --out b.pem --subject CN=b --challenge pw > b.out 2>&1 \
+  || fail "enroll b: $(tail -n 2 b.out)"
+wait $A || fail "enroll a: $(tail -n 2 a.out)"
+"$SCEP" enroll -u "$URL" --ca cadir --key c.key --out c.pem --subject CN=c --challenge pw > c.out 2>&1 \
+  || fail "enroll c: $(tail -n 2 c.out)"
+kill "$SCEPD_PID"
+wait "$STRACE_PID" 2> /dev/null || true
+SCEPD_PID=""
+check_issued a.pem a.key cadir/ca.pem a
+check_issued c.pem c.key cadir/ca.pem c
+ok "three enrollments with every flush 300 ms late"
+
+python3 - trace.txt << 'EOF' || fail "an answer left before its flush (see $WORK/trace.txt)"
+import re, sys
+DELAY = 0.3  # the injected delay: a flush returns no sooner than DELAY after it began
+# strace -f -ttt stamps each call with the time it began, and splits a call that another
+# thread interrupts into "<unfinished ...>" and "<... resumed>".
+calls = []  # (thread, start time, call, line)
+for line in open(sys.argv[1]):
+    m = re.match(r'(\d+)\s+([\d.]+)\s+(\w+)\((.*)', line)
+    if m:
+        calls.append((m.group(1), float(m.group(2)), m.group(3), m.group(4)))
+calls.sort(key=lambda c: c[1])
+flushes = [c[1] for c in calls if c[2] in ('fdatasync', 'fsync') and '-wal>' in c[3]]
+checked = 0
+for thread, t, call, args in calls:
+    if call not in ('sendmsg', 'sendto', 'writev', 'send', 'write') or 'socket:' not in args \
+            or 'HTTP/1.1 200' not in args:
+        continue
+    # The answering thread's own last write to the log (each request runs on one thread).
+    own = [c[1] for c in calls if c[0] == thread and c[1] < t and c[2] in ('pwrite64', 'write')
+           and '-wal>' in c[3]]
+    answered = [c[1] for c in calls if c[0] == thread and c[1] < t and 'HTTP/1.1' in c[3]]
+    if not own or (answered and answered[-1] > own[-1]):
+        continue  # this answer reports no new write (GetCACert, or a reply after another)
+    if not any(f >= own[-1] and f + DELAY <= t for f in flushes):
+        print(f"thread {thread}: answer at {t:.6f}, its log write at {own[-1]:.6f}, "
+              f"no flush of the log began after the write and ended before the answer")
+        sys.exit(1)
+    checked += 1
+if checked < 3:
+    print(f"only {checked} answers reported a log write; expected the three enrollments")
+    sys.exit(1)
+print(f"{checked} answers, each sent after a flush of its log write")
+EOF
+ok "every answer that reports a write waited for the flush of the log"
+finish

@@ -1,0 +1,240 @@
+/* Group commit (store_group, server/store/sqlite_flush.c): handles of one group commit without
+ * flushing, flush() waits for the shared flusher, and nothing committed is lost or mixed up. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+#include "sqlite_flush.h"
+#include "store.h"
+
+static char tmpdir[] = "/tmp/scepd-group-test-XXXXXX";
+static const unsigned char der_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x05};
+
+static int setup(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void db_path(char *buf, size_t len, const char *name)
+{
+    snprintf(buf, len, "%s/%s.db", tmpdir, name);
+}
+
+static store_group *group_ok(const char *path)
+{
+    char err[512] = "";
+    store_group *g = store_group_open(path, err, sizeof(err));
+    if (g == NULL)
+        fail_msg("store_group_open(%s): %s", path, err);
+    return g;
+}
+
+static store *handle_ok(store_group *g)
+{
+    char err[512] = "";
+    store *s = store_group_handle(g, err, sizeof(err));
+    if (s == NULL)
+        fail_msg("store_group_handle: %s", err);
+    return s;
+}
+
+static store_status issue(store *s, int thread, int i)
+{
+    store_cert c = {0};
+    snprintf(c.serial, sizeof(c.serial), "%02X%06X", thread, i);
+    snprintf(c.subject, sizeof(c.subject), "CN=t%d-%d", thread, i);
+    snprintf(c.issuer, sizeof(c.issuer), "CN=Test CA");
+    snprintf(c.key_id, sizeof(c.key_id), "%064d", thread);
+    snprintf(c.transaction_id, sizeof(c.transaction_id), "tid-%d-%d", thread, i);
+    c.not_after = 4000000000;
+    c.revocation_reason = -1;
+    c.der = (unsigned char *)(uintptr_t)der_bytes;
+    c.der_len = sizeof(der_bytes);
+    return s->ops->cert_issue(s, &c, 0, REQUEST_PENDING);
+}
+
+static int64_t count_certs(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM certs", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void test_flush_without_writes(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "idle");
+    store_group *g = group_ok(path);
+    store *s = handle_ok(g);
+    assert_int_equal(s->ops->flush(s), STORE_OK);
+    store_cert out = {0};
+    assert_int_equal(s->ops->cert_get(s, "01", &out), STORE_NOT_FOUND);
+    assert_int_equal(s->ops->flush(s), STORE_OK);
+    store_close(s);
+    store_group_close(g);
+}
+
+#define THREADS 6
+#define PER_THREAD 40
+
+typedef struct worker {
+    store_group *g;
+    int index;
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    char err[256];
+    store *s = store_group_handle(w->g, err, sizeof(err));
+    if (s == NULL)
+        return NULL;
+    for (int i = 0; i < PER_THREAD; i++) {
+        if (issue(s, w->index, i) != STORE_OK || s->ops->flush(s) != STORE_OK)
+            break;
+        w->ok++;
+    }
+    store_close(s);
+    return NULL;
+}
+
+/* Threads commit and flush at once; every certificate is there, readable by another
+ * connection as soon as its flush returned, and after the group is gone. */
+static void test_threads_share_flushes(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "threads");
+    store_group *g = group_ok(path);
+    worker w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){g, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].ok, PER_THREAD);
+    }
+    assert_int_equal(count_certs(path), THREADS * PER_THREAD);
+    store_group_close(g);
+    assert_int_equal(count_certs(path), THREADS * PER_THREAD);
+}
+
+/* A commit of a group handle and a commit of a plain handle on the same file coexist. */
+static void test_group_and_plain_handles(void **state)
+{
+    (void)state;
+    char path[256], err[256];
+    db_path(path, sizeof(path), "mixed");
+    store_group *g = group_ok(path);
+    store *grouped = handle_ok(g);
+    store *plain = store_open(path, err, sizeof(err));
+    assert_non_null(plain);
+    assert_int_equal(issue(grouped, 1, 1), STORE_OK);
+    assert_int_equal(issue(plain, 2, 1), STORE_OK);
+    assert_int_equal(issue(grouped, 1, 1), STORE_EXISTS);
+    assert_int_equal(grouped->ops->flush(grouped), STORE_OK);
+    assert_int_equal(plain->ops->flush(plain), STORE_OK);
+    store_cert out = {0};
+    assert_int_equal(plain->ops->cert_get(plain, "01000001", &out), STORE_OK);
+    store_cert_clear(&out);
+    assert_int_equal(grouped->ops->cert_get(grouped, "02000001", &out), STORE_OK);
+    store_cert_clear(&out);
+    store_close(plain);
+    store_close(grouped);
+    store_group_close(g);
+}
+
+static void test_memory_group(void **state)
+{
+    (void)state;
+    store_group *g = group_ok(":memory:");
+    store *s = handle_ok(g);
+    assert_int_equal(issue(s, 1, 1), STORE_OK);
+    assert_int_equal(s->ops->flush(s), STORE_OK);
+    store_close(s);
+    store_group_close(g);
+}
+
+static void test_bad_uri(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    assert_null(store_group_open("postgres://x", err, sizeof(err)));
+    assert_non_null(strstr(err, "unsupported"));
+    assert_null(store_group_open("", err, sizeof(err)));
+}
+
+/* The flusher refuses a database that is not in WAL mode: its flush would not cover commits. */
+static void test_flusher_needs_wal(void **state)
+{
+    (void)state;
+    char path[256], err[256] = "";
+    db_path(path, sizeof(path), "rollback");
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t (x)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(sqlite_flusher_start(path, err, sizeof(err)));
+    assert_non_null(strstr(err, "WAL"));
+}
+
+/* Tickets: a wait returns once the flush covering the ticket is done, for any order. */
+static void test_flusher_tickets(void **state)
+{
+    (void)state;
+    char path[256], err[256] = "";
+    db_path(path, sizeof(path), "tickets");
+    store_group_close(group_ok(path)); /* creates the database in WAL mode */
+    sqlite3 *keep = NULL;             /* keeps the log in place, as a server's handles do */
+    assert_int_equal(sqlite3_open(path, &keep), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(keep, "SELECT 1 FROM certs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite_flusher *f = sqlite_flusher_start(path, err, sizeof(err));
+    assert_non_null(f);
+    uint64_t a = sqlite_flusher_committed(f, 0);
+    uint64_t b = sqlite_flusher_committed(f, 1);
+    uint64_t c = sqlite_flusher_committed(f, 0);
+    assert_true(a < b && b < c);
+    assert_int_equal(sqlite_flusher_wait(f, c), 0);
+    assert_int_equal(sqlite_flusher_wait(f, a), 0);
+    assert_int_equal(sqlite_flusher_wait(f, b), 0);
+    sqlite_flusher_committed(f, 0); /* left for the stop, which flushes it */
+    sqlite_flusher_stop(f);
+    sqlite3_close(keep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_flush_without_writes),    cmocka_unit_test(test_threads_share_flushes),
+        cmocka_unit_test(test_group_and_plain_handles), cmocka_unit_test(test_memory_group),
+        cmocka_unit_test(test_bad_uri),                 cmocka_unit_test(test_flusher_needs_wal),
+        cmocka_unit_test(test_flusher_tickets),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
