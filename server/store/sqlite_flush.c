@@ -9,8 +9,8 @@
 #include <sqlite3.h>
 
 struct sqlite_flusher {
-    sqlite3 *db;        /* only the thread uses it, and only for its log file */
-    sqlite3_file *wal;  /* that connection's handle on the write-ahead log */
+    sqlite3 *db;       /* only the thread uses it, and only for its log file */
+    sqlite3_file *wal; /* that connection's handle on the write-ahead log */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work; /* a commit wants flushing, or stop */

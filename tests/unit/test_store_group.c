@@ -211,7 +211,7 @@ static void test_flusher_tickets(void **state)
     char path[256], err[256] = "";
     db_path(path, sizeof(path), "tickets");
     store_group_close(group_ok(path)); /* creates the database in WAL mode */
-    sqlite3 *keep = NULL;             /* keeps the log in place, as a server's handles do */
+    sqlite3 *keep = NULL;              /* keeps the log in place, as a server's handles do */
     assert_int_equal(sqlite3_open(path, &keep), SQLITE_OK);
     assert_int_equal(sqlite3_exec(keep, "SELECT 1 FROM certs", NULL, NULL, NULL), SQLITE_OK);
     sqlite_flusher *f = sqlite_flusher_start(path, err, sizeof(err));
@@ -231,9 +231,12 @@ static void test_flusher_tickets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flush_without_writes),    cmocka_unit_test(test_threads_share_flushes),
-        cmocka_unit_test(test_group_and_plain_handles), cmocka_unit_test(test_memory_group),
-        cmocka_unit_test(test_bad_uri),                 cmocka_unit_test(test_flusher_needs_wal),
+        cmocka_unit_test(test_flush_without_writes),
+        cmocka_unit_test(test_threads_share_flushes),
+        cmocka_unit_test(test_group_and_plain_handles),
+        cmocka_unit_test(test_memory_group),
+        cmocka_unit_test(test_bad_uri),
+        cmocka_unit_test(test_flusher_needs_wal),
         cmocka_unit_test(test_flusher_tickets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
