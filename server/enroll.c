@@ -205,6 +205,43 @@ static void issue(exchange *x, const store_request *r)
     answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
 }
 
+static void taken_meanwhile(exchange *x, const store_request *stored, const char *key_id);
+
+/* A new request under automatic approval: the certificate and the request go to the store in
+ * one commit, already ISSUED, so no other exchange ever sees it half done. */
+static void issue_new(exchange *x, const store_request *r)
+{
+    char why[160] = "cannot issue";
+    for (int attempt = 0; attempt < 3; attempt++) {
+        X509 *cert = issue_cert(x, x->req->csr, why, sizeof(why));
+        if (cert == NULL)
+            break;
+        store_cert rec;
+        ca_fill_record(cert, r->key_id, r->transaction_id, &rec);
+        unsigned char *der = NULL;
+        int n = i2d_X509(cert, &der);
+        rec.der = der;
+        rec.der_len = n > 0 ? (size_t)n : 0;
+        store_request stored = {0};
+        store_status s = x->st->ops->request_issue(x->st, r, &rec, &stored);
+        OPENSSL_free(der);
+        if (s == STORE_OK && x->renewing != NULL)
+            supersede(x);
+        if (s == STORE_OK)
+            answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
+        X509_free(cert);
+        if (s == STORE_CONFLICT)
+            taken_meanwhile(x, &stored, r->key_id);
+        store_request_clear(&stored);
+        if (s == STORE_EXISTS)
+            continue; /* a serial collision: draw another */
+        if (s != STORE_OK && s != STORE_CONFLICT)
+            store_down(x, s);
+        return;
+    }
+    answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+}
+
 /* Answers from the transaction's stored state: the same answer every time it is asked. */
 static void resume(exchange *x, const store_request *r)
 {
@@ -354,23 +391,32 @@ static void new_request(exchange *x, const char *key_id)
     int n = i2d_X509_REQ(x->req->csr, &der);
     r.csr_der = der;
     r.csr_len = n > 0 ? (size_t)n : 0;
-    /* Under automatic approval the request is born APPROVED: an identical request racing this
-     * one then finds it ready to issue, never a PENDING that only this exchange would move. */
     approve_mode mode = x->renewing ? x->srv->cfg.renewal_approve : x->srv->cfg.approve;
-    r.state = mode == APPROVE_AUTO ? REQUEST_APPROVED : REQUEST_PENDING;
-    store_status s = x->st->ops->request_put(x->st, &r, &stored);
-    OPENSSL_free(der);
-    if (s == STORE_EXISTS && (strcmp(stored.key_id, key_id) != 0 || !same_csr(x, &stored))) {
-        fail(x, SCEP_E_BAD_CSR, "another request took this transactionID a moment ago");
-        store_request_clear(&stored);
+    if (mode == APPROVE_AUTO) {
+        issue_new(x, &r);
+        OPENSSL_free(der);
         return;
     }
-    /* EXISTS: an identical request raced us and was stored first: answer its state. */
-    if (s == STORE_OK || s == STORE_EXISTS)
+    r.state = REQUEST_PENDING;
+    store_status s = x->st->ops->request_put(x->st, &r, &stored);
+    OPENSSL_free(der);
+    if (s == STORE_EXISTS)
+        taken_meanwhile(x, &stored, key_id);
+    else if (s == STORE_OK)
         resume(x, &stored);
     else
         store_down(x, s);
     store_request_clear(&stored);
+}
+
+/* Another exchange stored this transaction first. The same request (a resend racing this one)
+ * gets that transaction's answer; a different one is refused. */
+static void taken_meanwhile(exchange *x, const store_request *stored, const char *key_id)
+{
+    if (strcmp(stored->key_id, key_id) != 0 || !same_csr(x, stored))
+        fail(x, SCEP_E_BAD_CSR, "another request took this transactionID a moment ago");
+    else
+        resume(x, stored);
 }
 
 /* Whether r holds exactly this request's CSR: then the message is a resend. */

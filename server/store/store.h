@@ -144,6 +144,12 @@ typedef struct store_ops {
      * STORE_CONFLICT when the request is no longer in `from` (another process issued). */
     store_status (*cert_issue)(store *s, const store_cert *cert, int64_t request_id,
                                request_state from);
+    /* A new request approved and issued at once: records cert, and req as ISSUED with cert's
+     * serial, in one transaction (one commit per automatic enrollment). STORE_EXISTS when the
+     * serial is taken (nothing written; the caller draws a new one), STORE_CONFLICT when the
+     * transactionID is (nothing written; *out is the stored request). */
+    store_status (*request_issue)(store *s, const store_request *req, const store_cert *cert,
+                                  store_request *out);
     store_status (*cert_get)(store *s, const char *serial, store_cert *out);
     store_status (*cert_list)(store *s, const cert_filter *filter, store_cert_fn fn, void *arg);
     /* A valid (not revoked, not expired at now) certificate with this subject, if any. */

@@ -433,15 +433,19 @@ static store_status get_request_by_tid(sqlite_store *s, const char *tid, store_r
     return fetch_request(s, st, out);
 }
 
-static store_status insert_request(sqlite_store *s, const store_request *req, int *inserted)
+/* Inserts req unless its transactionID is taken; *id is the new row's, 0 when none. It is
+ * PENDING or APPROVED as req->state says, or ISSUED when serial is not NULL. */
+static store_status insert_request(sqlite_store *s, const store_request *req, const char *serial,
+                                   int64_t now, int64_t *id)
 {
     sqlite3_stmt *st;
+    *id = 0;
     store_status ret = prepare(s,
                                "INSERT INTO requests (transaction_id, key_id, subject, "
                                "message_type, state, csr, cert_serial, reason, created_at, "
                                "updated_at, challenge_hash) "
-                               "VALUES (?1, ?2, ?3, ?4, ?8, ?5, NULL, '', ?6, ?6, ?7) "
-                               "ON CONFLICT (transaction_id) DO NOTHING",
+                               "VALUES (?1, ?2, ?3, ?4, ?8, ?5, ?9, '', ?6, ?6, ?7) "
+                               "ON CONFLICT (transaction_id) DO NOTHING RETURNING id",
                                &st);
     if (ret != STORE_OK)
         return ret;
@@ -451,15 +455,60 @@ static store_status insert_request(sqlite_store *s, const store_request *req, in
     bind_text(&b, req->subject, sizeof(req->subject));
     bind_int(&b, req->message_type);
     bind_blob(&b, req->csr_der, req->csr_len);
-    bind_int(&b, now_s());
+    bind_int(&b, now);
     bind_text(&b, req->challenge_hash, sizeof(req->challenge_hash));
-    bind_int(&b, req->state == REQUEST_APPROVED ? REQUEST_APPROVED : REQUEST_PENDING);
+    bind_int(&b, serial != NULL                   ? REQUEST_ISSUED
+                 : req->state == REQUEST_APPROVED ? REQUEST_APPROVED
+                                                  : REQUEST_PENDING);
+    bind_text(&b, serial, STORE_HEX_SERIAL);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
         release(s, st);
         return ret;
     }
-    return run(s, st, inserted);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *id = sqlite3_column_int64(st, 0);
+        rc = sqlite3_step(st);
+    }
+    ret = rc == SQLITE_DONE ? STORE_OK : db_fail(s, rc);
+    release(s, st);
+    return ret;
+}
+
+/* What insert_request() stored, without reading it back: the same truncations as the binds. */
+static store_status inserted_request(const store_request *req, const char *serial, int64_t id,
+                                     int64_t now, store_request *out)
+{
+    store_request r = {0};
+    r.id = id;
+    copy_text(r.transaction_id, sizeof(r.transaction_id),
+              (const unsigned char *)req->transaction_id,
+              text_len(req->transaction_id, sizeof(req->transaction_id)));
+    copy_text(r.key_id, sizeof(r.key_id), (const unsigned char *)req->key_id,
+              text_len(req->key_id, sizeof(req->key_id)));
+    copy_text(r.subject, sizeof(r.subject), (const unsigned char *)req->subject,
+              text_len(req->subject, sizeof(req->subject)));
+    copy_text(r.challenge_hash, sizeof(r.challenge_hash),
+              (const unsigned char *)req->challenge_hash,
+              text_len(req->challenge_hash, sizeof(req->challenge_hash)));
+    r.message_type = req->message_type;
+    r.state = serial != NULL                   ? REQUEST_ISSUED
+              : req->state == REQUEST_APPROVED ? REQUEST_APPROVED
+                                               : REQUEST_PENDING;
+    if (serial != NULL)
+        copy_text(r.cert_serial, sizeof(r.cert_serial), (const unsigned char *)serial,
+                  text_len(serial, STORE_HEX_SERIAL));
+    r.created_at = r.updated_at = now;
+    if (req->csr_len > 0) {
+        r.csr_der = malloc(req->csr_len);
+        if (r.csr_der == NULL)
+            return STORE_NOMEM;
+        memcpy(r.csr_der, req->csr_der, req->csr_len);
+        r.csr_len = req->csr_len;
+    }
+    *out = r;
+    return STORE_OK;
 }
 
 static store_status sq_request_put(store *base, const store_request *req, store_request *out)
@@ -471,17 +520,17 @@ static store_status sq_request_put(store *base, const store_request *req, store_
         return misuse(s, "request without a transactionID");
     if (req->csr_len > STORE_SQLITE_MAX_BLOB || (req->csr_len > 0 && req->csr_der == NULL))
         return misuse(s, "CSR missing or above the store's ceiling");
-    int inserted = 0;
-    store_status ret = insert_request(s, req, &inserted);
+    int64_t id = 0, now = now_s();
+    store_status ret = insert_request(s, req, NULL, now, &id);
     if (ret != STORE_OK)
         return ret;
-    /* Either way the row is there now (requests are never deleted): read what is stored. */
+    if (id != 0)
+        return inserted_request(req, NULL, id, now, out);
+    /* Taken: the row is there (requests are never deleted); read what is stored. */
     ret = get_request_by_tid(s, req->transaction_id, out);
     if (ret == STORE_NOT_FOUND)
         return misuse(s, "request vanished after insert");
-    if (ret != STORE_OK)
-        return ret;
-    return inserted ? STORE_OK : STORE_EXISTS;
+    return ret == STORE_OK ? STORE_EXISTS : ret;
 }
 
 static store_status sq_request_get(store *base, const char *transaction_id, store_request *out)
@@ -754,6 +803,45 @@ static store_status sq_cert_issue(store *base, const store_cert *cert, int64_t r
     s->flush_now = 0;
     if (ret != STORE_OK)
         rollback(s);
+    return ret;
+}
+
+static store_status sq_request_issue(store *base, const store_request *req, const store_cert *cert,
+                                     store_request *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    store_status ret = check_cert(s, cert);
+    if (ret != STORE_OK)
+        return ret;
+    if (req->transaction_id[0] == '\0')
+        return misuse(s, "request without a transactionID");
+    if (req->csr_len > STORE_SQLITE_MAX_BLOB || (req->csr_len > 0 && req->csr_der == NULL))
+        return misuse(s, "CSR missing or above the store's ceiling");
+    int64_t id = 0, now = now_s();
+    ret = exec_sql(s, "BEGIN IMMEDIATE");
+    if (ret != STORE_OK)
+        return ret;
+    /* The certificate first: the request's serial refers to it. */
+    ret = insert_cert(s, cert);
+    if (ret == STORE_OK)
+        ret = insert_request(s, req, cert->serial, now, &id);
+    if (ret == STORE_OK && id == 0)
+        ret = STORE_CONFLICT;
+    /* The reply carrying this certificate waits for the flush: start it while it is built. */
+    s->flush_now = 1;
+    if (ret == STORE_OK)
+        ret = exec_sql(s, "COMMIT");
+    s->flush_now = 0;
+    if (ret != STORE_OK)
+        rollback(s);
+    if (ret == STORE_OK)
+        return inserted_request(req, cert->serial, id, now, out);
+    if (ret == STORE_CONFLICT) {
+        store_status got = get_request_by_tid(s, req->transaction_id, out);
+        if (got != STORE_OK)
+            return got == STORE_NOT_FOUND ? misuse(s, "request vanished after a conflict") : got;
+    }
     return ret;
 }
 
@@ -1143,6 +1231,7 @@ static const store_ops sqlite_ops = {
     .request_transition = sq_request_transition,
     .request_list = sq_request_list,
     .cert_issue = sq_cert_issue,
+    .request_issue = sq_request_issue,
     .cert_get = sq_cert_get,
     .cert_list = sq_cert_list,
     .cert_find_valid_by_subject = sq_cert_find_valid_by_subject,

@@ -1392,6 +1392,49 @@ static void test_challenges(void **state)
     store_close(s);
 }
 
+/* request_issue: the request and its certificate in one transaction, or nothing. */
+static void test_request_issue(void **state)
+{
+    (void)state;
+    char path[256];
+    store *s = open_ok(db_path(path, sizeof(path), "request-issue"));
+    store_request r, out;
+    store_cert c;
+    make_request(&r, "tid-auto", "CN=auto");
+    make_cert(&c, "0A01", "CN=auto", 4000000000, CERT_VALID);
+    assert_int_equal(s->ops->request_issue(s, &r, &c, &out), STORE_OK);
+    assert_true(out.id > 0);
+    assert_int_equal(out.state, REQUEST_ISSUED);
+    assert_string_equal(out.cert_serial, "0A01");
+    assert_memory_equal(out.csr_der, csr_bytes, sizeof(csr_bytes));
+    store_request got;
+    assert_int_equal(s->ops->request_get(s, "tid-auto", &got), STORE_OK);
+    assert_int_equal(got.id, out.id);
+    assert_int_equal(got.state, REQUEST_ISSUED);
+    assert_string_equal(got.cert_serial, "0A01");
+    assert_int_equal(got.created_at, out.created_at);
+    store_request_clear(&got);
+    store_request_clear(&out);
+
+    /* The transactionID is taken: nothing written, the stored request comes back. */
+    make_cert(&c, "0A02", "CN=auto", 4000000000, CERT_VALID);
+    assert_int_equal(s->ops->request_issue(s, &r, &c, &out), STORE_CONFLICT);
+    assert_string_equal(out.cert_serial, "0A01");
+    store_request_clear(&out);
+    store_cert none;
+    assert_int_equal(s->ops->cert_get(s, "0A02", &none), STORE_NOT_FOUND);
+
+    /* The serial is taken: nothing written either. */
+    make_request(&r, "tid-other", "CN=other");
+    make_cert(&c, "0A01", "CN=other", 4000000000, CERT_VALID);
+    assert_int_equal(s->ops->request_issue(s, &r, &c, &out), STORE_EXISTS);
+    assert_int_equal(out.id, 0);
+    assert_int_equal(s->ops->request_get(s, "tid-other", &got), STORE_NOT_FOUND);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM certs"), 1);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM requests"), 1);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1411,6 +1454,7 @@ int main(void)
         cmocka_unit_test(test_request_transitions),
         cmocka_unit_test(test_request_list),
         cmocka_unit_test(test_cert_issue_with_request),
+        cmocka_unit_test(test_request_issue),
         cmocka_unit_test(test_cert_issue_duplicate_serial),
         cmocka_unit_test(test_cert_issue_request_conflict),
         cmocka_unit_test(test_cert_issue_bad_input),
