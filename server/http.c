@@ -171,11 +171,11 @@ static double elapsed_ms(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* No answer leaves before the writes it reports are on disk: a client never holds a
- * certificate, or a PENDING, that a crash could make the CA forget. */
-static void make_durable(http_server *h, reply *rep)
+/* No answer from the store leaves before the writes it reports are on disk: a client never
+ * holds a certificate, or a PENDING, that a crash could make the CA forget. */
+static void make_durable(http_server *h, int used_store, reply *rep)
 {
-    store *st = pthread_getspecific(h->store_key);
+    store *st = used_store ? pthread_getspecific(h->store_key) : NULL;
     if (st == NULL || st->ops->flush(st) == STORE_OK)
         return;
     log_info(stderr, h->srv->cfg.log_format, st->ops->last_error(st));
@@ -198,7 +198,7 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
         serve_crl(h, r->is_crl == 2, &rep);
     else
         handle(h, method, r, &rep, &op);
-    make_durable(h, &rep);
+    make_durable(h, op == SCEP_OP_PKI_OPERATION || r->is_crl, &rep);
     char peer[64];
     peer_text(conn, peer, sizeof(peer));
     log_request(stdout, h->srv->cfg.log_format, peer, method, scep_operation_name(op), &rep,

@@ -154,7 +154,9 @@ int sqlite_flusher_wait(sqlite_flusher *f, uint64_t ticket)
     request(f, ticket);
     while (!f->failed && f->flushed < ticket)
         pthread_cond_wait(&f->done, &f->lock);
-    int ok = f->flushed >= ticket; /* flushed before a failure: on disk all the same */
+    /* After a failure nothing the store says can be vouched for, even what it flushed before:
+     * a later read may return pages that never reached the disk. */
+    int ok = !f->failed && f->flushed >= ticket;
     pthread_mutex_unlock(&f->lock);
     return ok ? 0 : -1;
 }

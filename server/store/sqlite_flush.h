@@ -29,7 +29,8 @@ void sqlite_flusher_stop(sqlite_flusher *f);
  * next flush anyone asks for (each flush costs CPU time in the kernel, so fewer is better). */
 uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now);
 
-/* Waits until the commit of ticket is on disk: 0, or -1 when a flush failed. */
+/* Waits until the commit of ticket is on disk: 0, or -1 once any flush has failed (ticket 0
+ * asks only that). */
 int sqlite_flusher_wait(sqlite_flusher *f, uint64_t ticket);
 
 #endif

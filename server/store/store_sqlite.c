@@ -1196,7 +1196,7 @@ static store_status sq_event_add(store *base, const char *kind, const char *ref,
 static store_status sq_flush(store *base)
 {
     sqlite_store *s = impl(base);
-    if (s->flusher == NULL || s->unflushed == 0)
+    if (s->flusher == NULL)
         return STORE_OK;
     int rc = sqlite_flusher_wait(s->flusher, s->unflushed);
     s->unflushed = 0;

@@ -80,4 +80,34 @@ if checked < 3:
 print(f"{checked} answers, each sent after a flush of its log write")
 EOF
 ok "every answer that reports a write waited for the flush of the log"
+
+# Flushes that fail after the first: the enrollment whose flush fails gets a 503 (no
+# certificate), and so does every later use of the store; answers that need no store still work.
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT/scep"
+strace -f -qq -o /dev/null -e trace=fdatasync,fsync -e inject=fdatasync,fsync:error=EIO:when=2+ \
+  "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge pw >> scepd.log 2>&1 &
+STRACE_PID=$!
+for _ in $(seq 1 100); do
+  curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
+  sleep 0.1
+done
+SCEPD_PID=$(pgrep -P "$STRACE_PID" scepd || true)
+[ -n "$SCEPD_PID" ] || fail "scepd did not start under strace"
+"$SCEP" enroll -u "$URL" --ca cadir --key d.key --out d.pem --subject CN=d --challenge pw > d.out 2>&1 \
+  || fail "enroll d (its flush succeeds): $(tail -n 2 d.out)"
+for k in e f; do
+  if "$SCEP" enroll -u "$URL" --ca cadir --key $k.key --out $k.pem --subject CN=$k --challenge pw \
+    > $k.out 2>&1; then
+    fail "enroll $k succeeded although its flush failed"
+  fi
+  grep -q "503" $k.out || fail "enroll $k: no 503 in: $(tail -n 2 $k.out)"
+  [ -e $k.pem ] && fail "enroll $k wrote a certificate"
+done
+curl -fs -o /dev/null "$URL?operation=GetCACert" || fail "GetCACert failed with a failing disk"
+kill "$SCEPD_PID"
+wait "$STRACE_PID" 2> /dev/null || true
+SCEPD_PID=""
+grep -q "writing the log to disk failed" scepd.log || fail "scepd did not log the failed flush"
+ok "a failed flush: 503 for enrollments, no certificate, GetCACert still served"
 finish
