@@ -156,6 +156,17 @@ static X509 *issue_cert(exchange *x, X509_REQ *csr, char *why, size_t len)
     return ca_issue_at(&next, csr, &x->srv->cfg, switch_at, why, len);
 }
 
+/* The store record of cert for request r; its DER is the caller's (OPENSSL_free). An encoding
+ * failure leaves an empty DER, which the store refuses. */
+static void record_for(X509 *cert, const store_request *r, store_cert *rec)
+{
+    ca_fill_record(cert, r->key_id, r->transaction_id, rec);
+    unsigned char *der = NULL;
+    int n = i2d_X509(cert, &der);
+    rec->der = der;
+    rec->der_len = n > 0 ? (size_t)n : 0;
+}
+
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
 static void issue(exchange *x, const store_request *r)
 {
@@ -173,13 +184,9 @@ static void issue(exchange *x, const store_request *r)
         if (cert == NULL)
             break;
         store_cert rec;
-        ca_fill_record(cert, r->key_id, r->transaction_id, &rec);
-        unsigned char *der = NULL;
-        int n = i2d_X509(cert, &der);
-        rec.der = der;
-        rec.der_len = n > 0 ? (size_t)n : 0;
+        record_for(cert, r, &rec);
         store_status s = x->st->ops->cert_issue(x->st, &rec, r->id, REQUEST_APPROVED);
-        OPENSSL_free(der);
+        OPENSSL_free(rec.der);
         if (s == STORE_OK && x->renewing != NULL)
             supersede(x);
         if (s == STORE_OK)
@@ -217,14 +224,10 @@ static void issue_new(exchange *x, const store_request *r)
         if (cert == NULL)
             break;
         store_cert rec;
-        ca_fill_record(cert, r->key_id, r->transaction_id, &rec);
-        unsigned char *der = NULL;
-        int n = i2d_X509(cert, &der);
-        rec.der = der;
-        rec.der_len = n > 0 ? (size_t)n : 0;
+        record_for(cert, r, &rec);
         store_request stored = {0};
         store_status s = x->st->ops->request_issue(x->st, r, &rec, &stored);
-        OPENSSL_free(der);
+        OPENSSL_free(rec.der);
         if (s == STORE_OK && x->renewing != NULL)
             supersede(x);
         if (s == STORE_OK)
