@@ -20,6 +20,16 @@ static scep_err load_legacy(scep_ctx *ctx)
     return SCEP_OK;
 }
 
+/* Loading the null provider explicitly keeps OpenSSL from falling back to the default one. */
+static scep_err make_keyless(scep_ctx *ctx)
+{
+    ctx->keyless_libctx = OSSL_LIB_CTX_new();
+    if (ctx->keyless_libctx == NULL)
+        return SCEP_E_NOMEM;
+    ctx->null_provider = OSSL_PROVIDER_load(ctx->keyless_libctx, "null");
+    return ctx->null_provider != NULL ? SCEP_OK : SCEP_E_INTERNAL;
+}
+
 scep_err scep_ctx_new(const scep_ctx_options *opts, scep_ctx **out)
 {
     if (out == NULL)
@@ -33,12 +43,12 @@ scep_err scep_ctx_new(const scep_ctx_options *opts, scep_ctx **out)
         ctx->log = opts->log;
         ctx->log_arg = opts->log_arg;
     }
-    if (ctx->allow_legacy) {
-        scep_err err = load_legacy(ctx);
-        if (err != SCEP_OK) {
-            scep_ctx_free(ctx);
-            return err;
-        }
+    scep_err err = make_keyless(ctx);
+    if (err == SCEP_OK && ctx->allow_legacy)
+        err = load_legacy(ctx);
+    if (err != SCEP_OK) {
+        scep_ctx_free(ctx);
+        return err;
     }
     *out = ctx;
     return SCEP_OK;
@@ -51,6 +61,8 @@ void scep_ctx_free(scep_ctx *ctx)
     OSSL_PROVIDER_unload(ctx->legacy_provider);
     OSSL_PROVIDER_unload(ctx->default_provider);
     OSSL_LIB_CTX_free(ctx->libctx);
+    OSSL_PROVIDER_unload(ctx->null_provider);
+    OSSL_LIB_CTX_free(ctx->keyless_libctx);
     free(ctx);
 }
 

@@ -12,6 +12,10 @@ struct scep_ctx {
     OSSL_LIB_CTX *libctx; /* NULL: OpenSSL's default context */
     OSSL_PROVIDER *default_provider;
     OSSL_PROVIDER *legacy_provider;
+    /* A context with only the null provider: parsing in it skips OpenSSL's opportunistic
+     * public-key decode (see scep_decrypt_options.csr_key_from_signer). */
+    OSSL_LIB_CTX *keyless_libctx;
+    OSSL_PROVIDER *null_provider;
     int allow_legacy;
     scep_log_fn log;
     void *log_arg;
@@ -89,7 +93,11 @@ scep_err scepi_envelope_seal(const scep_ctx *ctx, const unsigned char *data, siz
 scep_err scepi_payload_encode(const scep_ctx *ctx, const scep_msg_params *p, unsigned char **out,
                               size_t *out_len);
 /* Parses msg->payload into msg's payload fields by msg->type. */
-scep_err scepi_payload_decode(const scep_ctx *ctx, scep_msg *msg, scep_diag *diag);
+/* The key of csr (parsed without one): signer's own key object when it is the same key,
+ * otherwise decoded from the request's SubjectPublicKeyInfo. NULL when it cannot be decoded. */
+EVP_PKEY *scepi_request_key(const scep_ctx *ctx, X509_REQ *csr, const X509 *signer);
+scep_err scepi_payload_decode(const scep_ctx *ctx, scep_msg *msg, const scep_decrypt_options *opts,
+                              scep_diag *diag);
 
 /* Verifies a one-signer SignedData like a pkiMessage and returns its content (GetNextCACert). */
 scep_err scepi_signed_content(const scep_ctx *ctx, const unsigned char *der, size_t len,

@@ -14,6 +14,8 @@ static void clear_payload(scep_msg *msg)
     msg->cipher = SCEP_CIPHER_NONE;
     msg->decrypted_with_password = 0;
     X509_REQ_free(msg->csr);
+    EVP_PKEY_free(msg->csr_key);
+    msg->csr_key = NULL;
     X509_NAME_free(msg->issuer);
     X509_NAME_free(msg->subject);
     ASN1_INTEGER_free(msg->serial);
@@ -47,7 +49,7 @@ scep_err scep_msg_decrypt(const scep_ctx *ctx, scep_msg *msg, const scep_decrypt
     msg->payload_len = opened.len;
     msg->cipher = opened.cipher;
     msg->decrypted_with_password = opened.used_password;
-    err = scepi_payload_decode(ctx, msg, diag);
+    err = scepi_payload_decode(ctx, msg, opts, diag);
     if (err != SCEP_OK)
         clear_payload(msg);
     return err;

@@ -331,6 +331,7 @@ void scep_msg_free(scep_msg *msg)
     OPENSSL_free(msg->envelope);
     OPENSSL_clear_free(msg->payload, msg->payload_len);
     X509_REQ_free(msg->csr);
+    EVP_PKEY_free(msg->csr_key);
     X509_NAME_free(msg->issuer);
     X509_NAME_free(msg->subject);
     ASN1_INTEGER_free(msg->serial);

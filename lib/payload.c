@@ -33,17 +33,22 @@ ASN1_SEQUENCE(ISSUER_AND_SERIAL) =
 
     /* Decodes a whole buffer with an item template; trailing bytes are an error. */
     static void *
-    decode_exact(const unsigned char *der, size_t len, const ASN1_ITEM *it)
+    decode_exact_ex(const unsigned char *der, size_t len, const ASN1_ITEM *it, OSSL_LIB_CTX *libctx)
 {
     if (len == 0 || len > LONG_MAX)
         return NULL;
     const unsigned char *p = der;
-    ASN1_VALUE *v = ASN1_item_d2i(NULL, &p, (long)len, it);
+    ASN1_VALUE *v = ASN1_item_d2i_ex(NULL, &p, (long)len, it, libctx, NULL);
     if (v != NULL && (size_t)(p - der) != len) {
         ASN1_item_free(v, it);
         v = NULL;
     }
     return v;
+}
+
+static void *decode_exact(const unsigned char *der, size_t len, const ASN1_ITEM *it)
+{
+    return decode_exact_ex(der, len, it, NULL);
 }
 
 static scep_err encode_item(const void *value, const ASN1_ITEM *it, unsigned char **out,
@@ -113,20 +118,36 @@ scep_err scepi_payload_encode(const scep_ctx *ctx, const scep_msg_params *p, uns
     }
 }
 
-static scep_err decode_csr(const scep_ctx *ctx, scep_msg *msg, scep_diag *diag)
+/* With csr_key_from_signer the CSR is parsed in a context without key decoders, and its key
+ * comes from scepi_request_key(): one key decode per request instead of two. */
+static scep_err decode_csr(const scep_ctx *ctx, scep_msg *msg, const scep_decrypt_options *opts,
+                           scep_diag *diag)
 {
-    X509_REQ *csr = decode_exact(msg->payload, msg->payload_len, ASN1_ITEM_rptr(X509_REQ));
+    int keyless = opts != NULL && opts->csr_key_from_signer;
+    OSSL_LIB_CTX *parse_ctx = keyless ? ctx->keyless_libctx : scep_ctx_libctx(ctx);
+    X509_REQ *csr =
+        decode_exact_ex(msg->payload, msg->payload_len, ASN1_ITEM_rptr(X509_REQ), parse_ctx);
     if (csr == NULL)
         return scepi_diag(diag, SCEP_E_BAD_CSR, "messageData is not a PKCS#10 request");
-    EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
+    EVP_PKEY *key = NULL;
+    if (keyless)
+        key = scepi_request_key(ctx, csr, msg->signer_cert);
+    else if ((key = X509_REQ_get0_pubkey(csr)) != NULL && !EVP_PKEY_up_ref(key))
+        key = NULL;
+    if (key == NULL) {
+        X509_REQ_free(csr);
+        return scepi_diag(diag, SCEP_E_BAD_CSR, "the request's public key cannot be decoded");
+    }
     ERR_set_mark();
-    int ok = key != NULL && X509_REQ_verify_ex(csr, key, scep_ctx_libctx(ctx), NULL) == 1;
+    int ok = X509_REQ_verify_ex(csr, key, scep_ctx_libctx(ctx), NULL) == 1;
     ERR_pop_to_mark();
     if (!ok) {
+        EVP_PKEY_free(key);
         X509_REQ_free(csr);
         return scepi_diag(diag, SCEP_E_BAD_CSR, "the request's self-signature does not verify");
     }
     msg->csr = csr;
+    msg->csr_key = key;
     return SCEP_OK;
 }
 
@@ -170,12 +191,13 @@ static scep_err decode_cert_rep(const scep_ctx *ctx, scep_msg *msg, scep_diag *d
     return SCEP_OK;
 }
 
-scep_err scepi_payload_decode(const scep_ctx *ctx, scep_msg *msg, scep_diag *diag)
+scep_err scepi_payload_decode(const scep_ctx *ctx, scep_msg *msg, const scep_decrypt_options *opts,
+                              scep_diag *diag)
 {
     switch (msg->type) {
     case SCEP_MSG_PKCS_REQ:
     case SCEP_MSG_RENEWAL_REQ:
-        return decode_csr(ctx, msg, diag);
+        return decode_csr(ctx, msg, opts, diag);
     case SCEP_MSG_CERT_POLL:
         return decode_issuer_and_subject(msg, diag);
     case SCEP_MSG_GET_CERT:

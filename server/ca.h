@@ -65,7 +65,8 @@ X509 *ca_load_cert(const char *uri, char *err, size_t errlen);
 STACK_OF(X509) * ca_load_certs(const char *uri, char *err, size_t errlen);
 
 /*
- * Issues a certificate for an approved CSR under the profile in c: random positive 16-byte
+ * Issues a certificate for an approved CSR under the profile in c (the CSR need not carry a
+ * decoded key object: its SubjectPublicKeyInfo is copied as it came): random positive 16-byte
  * serial, subject from the CSR, notAfter capped at the CA's, SAN/keyUsage/extendedKeyUsage
  * copied where the profile allows, defaults otherwise, SKI/AKI, basicConstraints CA:FALSE.
  * Returns NULL with a reason in err.

@@ -109,7 +109,10 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
     int has_ku = 0, has_eku = 0;
     if (copy_requested(cert, csr, c, &has_ku, &has_eku, err, errlen) != 0)
         return -1;
-    int rsa = EVP_PKEY_is_a(X509_REQ_get0_pubkey(csr), "RSA");
+    /* By the key's algorithm identifier: the request may be parsed without a key object. */
+    ASN1_OBJECT *key_alg = NULL;
+    int rsa = X509_PUBKEY_get0_param(&key_alg, NULL, NULL, NULL, X509_REQ_get_X509_PUBKEY(csr)) &&
+              OBJ_obj2nid(key_alg) == NID_rsaEncryption;
     int ok = add_conf_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") &&
              add_conf_ext(cert, ca_cert, NID_subject_key_identifier, "hash") &&
              add_conf_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always");
@@ -174,8 +177,7 @@ X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t n
                   char *err, size_t errlen)
 {
     X509 *cert = X509_new();
-    EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
-    if (cert == NULL || pub == NULL)
+    if (cert == NULL)
         goto fail;
     if (!X509_set_version(cert, X509_VERSION_3) || !set_serial(cert) ||
         !X509_set_subject_name(cert, X509_REQ_get_subject_name(csr)) ||

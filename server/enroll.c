@@ -295,7 +295,7 @@ static const char *signer_problem(exchange *x, scep_err *err)
             *err = SCEP_E_BAD_CSR;
             return "a RenewalReq must be signed by the certificate it renews";
         }
-        return EVP_PKEY_eq(X509_get0_pubkey(signer), X509_REQ_get0_pubkey(x->req->csr)) == 1
+        return EVP_PKEY_eq(X509_get0_pubkey(signer), x->req->csr_key) == 1
                    ? NULL
                    : "the self-signed signer's key is not the request's key";
     }
@@ -303,8 +303,8 @@ static const char *signer_problem(exchange *x, scep_err *err)
         return "the signer certificate was not issued by this CA";
     x->renewing = signer;
     set_store_key(x, signer);
-    return renewal_problem(x->srv, x->st, signer, x->req->csr, time(NULL), err, x->why,
-                           sizeof(x->why));
+    return renewal_problem(x->srv, x->st, signer, x->req->csr, x->req->csr_key, time(NULL), err,
+                           x->why, sizeof(x->why));
 }
 
 static scep_err key_policy(const config *c, EVP_PKEY *key, const char **why)
@@ -325,7 +325,7 @@ static const char *policy_problem(exchange *x, scep_err *err)
 {
     const char *why = NULL;
     X509_REQ *csr = x->req->csr;
-    *err = key_policy(&x->srv->cfg, X509_REQ_get0_pubkey(csr), &why);
+    *err = key_policy(&x->srv->cfg, x->req->csr_key, &why);
     if (*err != SCEP_OK)
         return why;
     *err = SCEP_E_BAD_CSR;
@@ -637,7 +637,7 @@ static scep_err open_envelope(exchange *x, scep_diag *diag)
         keys[n++] = (scep_recipient){ca->next.cert, ca->next.key};
     if (ca->prev.cert != NULL)
         keys[n++] = (scep_recipient){ca->prev.cert, ca->prev.key};
-    scep_decrypt_options d = {.recipients = keys, .n_recipients = n};
+    scep_decrypt_options d = {.recipients = keys, .n_recipients = n, .csr_key_from_signer = 1};
     return scep_msg_decrypt(x->srv->ctx, x->req, &d, diag);
 }
 

@@ -36,8 +36,8 @@ static const char *stored_problem(store *st, X509 *old, scep_err *err)
     return state == CERT_REVOKED ? "the certificate to renew is revoked" : NULL;
 }
 
-const char *renewal_problem(const server *srv, store *st, X509 *old, X509_REQ *csr, time_t now,
-                            scep_err *err, char *buf, size_t buflen)
+const char *renewal_problem(const server *srv, store *st, X509 *old, X509_REQ *csr,
+                            EVP_PKEY *csr_key, time_t now, scep_err *err, char *buf, size_t buflen)
 {
     const config *c = &srv->cfg;
     const char *why = stored_problem(st, old, err);
@@ -59,7 +59,7 @@ const char *renewal_problem(const server *srv, store *st, X509 *old, X509_REQ *c
     if (c->renewal_same_subject &&
         X509_NAME_cmp(X509_get_subject_name(old), X509_REQ_get_subject_name(csr)) != 0)
         return "a renewal must keep the certificate's subject";
-    if (c->renewal_new_key && EVP_PKEY_eq(X509_get0_pubkey(old), X509_REQ_get0_pubkey(csr)) == 1)
+    if (c->renewal_new_key && EVP_PKEY_eq(X509_get0_pubkey(old), csr_key) == 1)
         return "a renewal must use a new key";
     return NULL;
 }

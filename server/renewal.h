@@ -12,11 +12,11 @@ time_t renewal_window_start(const config *c, X509 *old);
 
 /*
  * Checks that old (which this CA issued and whose signature on the request verified) may be
- * renewed by csr now: known to the store and not revoked, not expired, inside the window,
- * same subject and new key when the policy asks. Returns NULL when it may, else a reason for
- * the failInfoText, with *err the error that picks the failInfo.
+ * renewed by csr (whose key is csr_key) now: known to the store and not revoked, not expired,
+ * inside the window, same subject and new key when the policy asks. Returns NULL when it may, else
+ * a reason for the failInfoText, with *err the error that picks the failInfo.
  */
-const char *renewal_problem(const server *srv, store *st, X509 *old, X509_REQ *csr, time_t now,
-                            scep_err *err, char *buf, size_t buflen);
+const char *renewal_problem(const server *srv, store *st, X509 *old, X509_REQ *csr,
+                            EVP_PKEY *csr_key, time_t now, scep_err *err, char *buf, size_t buflen);
 
 #endif

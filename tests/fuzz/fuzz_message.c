@@ -85,7 +85,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    scep_decrypt_options decrypt = {.recipients = &ca, .n_recipients = 1};
+    /* Odd-sized inputs take scepd's path (CSR parsed without its own key object). */
+    scep_decrypt_options decrypt = {
+        .recipients = &ca, .n_recipients = 1, .csr_key_from_signer = (int)(size & 1)};
     scep_msg *msg = NULL;
     if (scep_msg_decode(server_ctx, data, size, NULL, &decrypt, &msg, NULL) == SCEP_OK)
         scep_msg_free(msg);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include <openssl/cms.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "testutil.h"
@@ -268,6 +269,64 @@ static void test_renewal_req(void **state)
     client_free(&c);
 }
 
+/* A server's decode that skips the CSR's own key decode. */
+static scep_msg *keyless_decode(const unsigned char *der, size_t len)
+{
+    const tu_ca *ca = tu_test_ca();
+    scep_recipient r = {ca->ca_cert, ca->ca_key};
+    scep_decrypt_options d = {.recipients = &r, .n_recipients = 1, .csr_key_from_signer = 1};
+    scep_msg *msg = NULL;
+    scep_diag diag = {{0}};
+    scep_err err = scep_msg_decode(tu_ctx(0), der, len, NULL, &d, &msg, &diag);
+    if (err != SCEP_OK)
+        fail_msg("keyless decode: %s (%s)", scep_strerror(err), diag.text);
+    return msg;
+}
+
+static void test_csr_key_from_signer(void **state)
+{
+    (void)state;
+    client c;
+    EVP_PKEY *key = tu_rsa_key(2048, 3);
+    client_init(&c, tu_ctx(0), key, SCEP_DIGEST_SHA256);
+    scep_msg_params p = request_params(&c, SCEP_MSG_PKCS_REQ, tu_test_ca()->ca_cert,
+                                       SCEP_CIPHER_AES128_CBC, SCEP_DIGEST_SHA256);
+    unsigned char *der = NULL;
+    size_t len = 0;
+    assert_int_equal(scep_msg_encode(tu_ctx(0), &p, &der, &len), SCEP_OK);
+    /* Without the option the CSR carries its own decoded key, and csr_key is that key. */
+    scep_msg *full = server_decode(tu_ctx(0), der, len);
+    assert_ptr_equal(full->csr_key, X509_REQ_get0_pubkey(full->csr));
+    assert_int_equal(EVP_PKEY_eq(full->csr_key, key), 1);
+    /* With it, the signer's key object is shared and the CSR has none of its own. */
+    scep_msg *shared = keyless_decode(der, len);
+    assert_ptr_equal(shared->csr_key, X509_get0_pubkey(shared->signer_cert));
+    assert_int_equal(EVP_PKEY_eq(shared->csr_key, key), 1);
+    assert_null(X509_REQ_get0_pubkey(shared->csr));
+    ERR_clear_error();
+    scep_msg_free(full);
+    scep_msg_free(shared);
+    OPENSSL_free(der);
+
+    /* A renewal to a new key: the signer's key is not the request's, so it is decoded. */
+    EVP_PKEY *old_key = tu_rsa_key(2048, 4);
+    X509 *old = tu_cert(old_key, "device-1", tu_test_ca()->ca_cert, tu_test_ca()->ca_key, 0,
+                        KU_DIGITAL_SIGNATURE, 30);
+    X509_free(c.signer);
+    c.signer = old;
+    p = request_params(&c, SCEP_MSG_RENEWAL_REQ, tu_test_ca()->ca_cert, SCEP_CIPHER_AES128_CBC,
+                       SCEP_DIGEST_SHA256);
+    p.signer_key = old_key;
+    assert_int_equal(scep_msg_encode(tu_ctx(0), &p, &der, &len), SCEP_OK);
+    scep_msg *renewal = keyless_decode(der, len);
+    assert_ptr_not_equal(renewal->csr_key, X509_get0_pubkey(renewal->signer_cert));
+    assert_int_equal(EVP_PKEY_eq(renewal->csr_key, key), 1);
+    assert_int_not_equal(EVP_PKEY_eq(renewal->csr_key, old_key), 1);
+    scep_msg_free(renewal);
+    OPENSSL_free(der);
+    client_free(&c);
+}
+
 static void test_cert_poll(void **state)
 {
     (void)state;
@@ -425,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_pkcsreq_to_ra),
         cmocka_unit_test(test_legacy_des_md5),
         cmocka_unit_test(test_renewal_req),
+        cmocka_unit_test(test_csr_key_from_signer),
         cmocka_unit_test(test_cert_poll),
         cmocka_unit_test(test_get_cert_and_failure),
         cmocka_unit_test(test_get_crl),

@@ -119,11 +119,13 @@ static unsigned char *good_request(size_t *len)
 }
 
 /* Decodes as a server with the CA key; returns the error. */
-static scep_err server_decode(scep_ctx *ctx, const unsigned char *der, size_t len)
+static scep_err server_decode_with(scep_ctx *ctx, const unsigned char *der, size_t len,
+                                   int csr_key_from_signer)
 {
     const tu_ca *ca = tu_test_ca();
     scep_recipient r = {ca->ca_cert, ca->ca_key};
-    scep_decrypt_options d = {.recipients = &r, .n_recipients = 1};
+    scep_decrypt_options d = {
+        .recipients = &r, .n_recipients = 1, .csr_key_from_signer = csr_key_from_signer};
     scep_msg *msg = NULL;
     scep_diag diag = {{0}};
     scep_err err = scep_msg_decode(ctx, der, len, NULL, &d, &msg, &diag);
@@ -135,6 +137,11 @@ static scep_err server_decode(scep_ctx *ctx, const unsigned char *der, size_t le
     }
     scep_msg_free(msg);
     return err;
+}
+
+static scep_err server_decode(scep_ctx *ctx, const unsigned char *der, size_t len)
+{
+    return server_decode_with(ctx, der, len, 0);
 }
 
 static void test_good_request_decodes(void **state)
@@ -354,6 +361,8 @@ static void test_bad_csr_signature(void **state)
         envelope_of(csr_der, (size_t)n, tu_test_ca()->ca_cert, EVP_aes_128_cbc(), &env_len);
     unsigned char *der = sign_custom(good_attrs, 3, env, env_len, EVP_sha256(), &len);
     assert_int_equal(server_decode(tu_ctx(0), der, len), SCEP_E_BAD_CSR);
+    /* Sharing the signer's key object must not skip the CSR's signature check. */
+    assert_int_equal(server_decode_with(tu_ctx(0), der, len, 1), SCEP_E_BAD_CSR);
     OPENSSL_free(der);
     OPENSSL_free(env);
     OPENSSL_free(csr_der);
