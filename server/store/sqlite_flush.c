@@ -22,6 +22,8 @@ struct sqlite_flusher {
     int stop;
 };
 
+/* Condition variables are signalled after the lock is released: a thread woken while the
+ * signaller still holds it would only wake to block on the lock, a second wake-up for each. */
 static void *flush_loop(void *arg)
 {
     sqlite_flusher *f = arg;
@@ -41,10 +43,12 @@ static void *flush_loop(void *arg)
             f->flushed = target;
         else
             f->failed = 1;
+        pthread_mutex_unlock(&f->lock);
         pthread_cond_broadcast(&f->done);
+        pthread_mutex_lock(&f->lock);
     }
-    pthread_cond_broadcast(&f->done);
     pthread_mutex_unlock(&f->lock);
+    pthread_cond_broadcast(&f->done);
     return NULL;
 }
 
@@ -129,29 +133,35 @@ void sqlite_flusher_stop(sqlite_flusher *f)
     free(f);
 }
 
-/* Asks for a flush up to ticket; the lock is held. */
-static void request(sqlite_flusher *f, uint64_t ticket)
+/* Asks for a flush up to ticket; the lock is held. Returns 1 when the flusher must be woken,
+ * which the caller does after releasing the lock. */
+static int request(sqlite_flusher *f, uint64_t ticket)
 {
-    if (f->requested < ticket) {
-        f->requested = ticket;
-        pthread_cond_signal(&f->work);
-    }
+    if (f->requested >= ticket)
+        return 0;
+    f->requested = ticket;
+    return 1;
 }
 
 uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now)
 {
     pthread_mutex_lock(&f->lock);
     uint64_t ticket = ++f->committed;
-    if (now)
-        request(f, ticket);
+    int wake = now && request(f, ticket);
     pthread_mutex_unlock(&f->lock);
+    if (wake)
+        pthread_cond_signal(&f->work);
     return ticket;
 }
 
 int sqlite_flusher_wait(sqlite_flusher *f, uint64_t ticket)
 {
     pthread_mutex_lock(&f->lock);
-    request(f, ticket);
+    if (request(f, ticket)) {
+        pthread_mutex_unlock(&f->lock);
+        pthread_cond_signal(&f->work);
+        pthread_mutex_lock(&f->lock);
+    }
     while (!f->failed && f->flushed < ticket)
         pthread_cond_wait(&f->done, &f->lock);
     /* After a failure nothing the store says can be vouched for, even what it flushed before:
