@@ -307,6 +307,18 @@ static store_status exec_sql(sqlite_store *s, const char *sql)
     return rc == SQLITE_OK ? STORE_OK : db_fail(s, rc);
 }
 
+/* The statements of every issuing transaction, prepared once per connection like the others
+ * (the cache knows a statement by the address of its text). */
+static const char sql_begin[] = "BEGIN IMMEDIATE";
+static const char sql_commit[] = "COMMIT";
+
+static store_status step_sql(sqlite_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    store_status ret = prepare(s, sql, &st);
+    return ret == STORE_OK ? run(s, st, NULL) : ret;
+}
+
 static void rollback(sqlite_store *s)
 {
     if (!sqlite3_get_autocommit(s->db))
@@ -785,7 +797,7 @@ static store_status sq_cert_issue(store *base, const store_cert *cert, int64_t r
         return ret;
     if (request_id != 0 && !request_state_ok(from))
         return misuse(s, "invalid request state");
-    ret = exec_sql(s, "BEGIN IMMEDIATE");
+    ret = step_sql(s, sql_begin);
     if (ret != STORE_OK)
         return ret;
     /* The request first: when another process already issued, that is the answer, whatever
@@ -799,7 +811,7 @@ static store_status sq_cert_issue(store *base, const store_cert *cert, int64_t r
     /* The reply carrying this certificate waits for the flush: start it while it is built. */
     s->flush_now = 1;
     if (ret == STORE_OK)
-        ret = exec_sql(s, "COMMIT");
+        ret = step_sql(s, sql_commit);
     s->flush_now = 0;
     if (ret != STORE_OK)
         rollback(s);
@@ -819,7 +831,7 @@ static store_status sq_request_issue(store *base, const store_request *req, cons
     if (req->csr_len > STORE_SQLITE_MAX_BLOB || (req->csr_len > 0 && req->csr_der == NULL))
         return misuse(s, "CSR missing or above the store's ceiling");
     int64_t id = 0, now = now_s();
-    ret = exec_sql(s, "BEGIN IMMEDIATE");
+    ret = step_sql(s, sql_begin);
     if (ret != STORE_OK)
         return ret;
     /* The certificate first: the request's serial refers to it. */
@@ -831,7 +843,7 @@ static store_status sq_request_issue(store *base, const store_request *req, cons
     /* The reply carrying this certificate waits for the flush: start it while it is built. */
     s->flush_now = 1;
     if (ret == STORE_OK)
-        ret = exec_sql(s, "COMMIT");
+        ret = step_sql(s, sql_commit);
     s->flush_now = 0;
     if (ret != STORE_OK)
         rollback(s);
