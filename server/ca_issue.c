@@ -103,6 +103,21 @@ static int copy_requested(X509 *cert, X509_REQ *csr, const config *c, int *has_k
     return rc;
 }
 
+/* The CRL Distribution Points URI: crl_url with "{ca}" replaced by the issuing generation's
+ * key id, so that a certificate keeps pointing at its own CA's CRL after a rollover. */
+static int crl_uri(const config *c, const X509 *ca_cert, char *out, size_t outlen)
+{
+    const char *mark = strstr(c->crl_url, CRL_URL_CA_MARK);
+    if (mark == NULL)
+        return snprintf(out, outlen, "URI:%s", c->crl_url) < (int)outlen ? 0 : -1;
+    char key_id[STORE_KEY_ID];
+    if (ca_key_id(X509_get_X509_PUBKEY(ca_cert), key_id, sizeof(key_id)) != 0)
+        return -1;
+    int n = snprintf(out, outlen, "URI:%.*s%s%s", (int)(mark - c->crl_url), c->crl_url, key_id,
+                     mark + strlen(CRL_URL_CA_MARK));
+    return n > 0 && n < (int)outlen ? 0 : -1;
+}
+
 static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const config *c,
                           char *err, size_t errlen)
 {
@@ -123,9 +138,9 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
     if (ok && !has_eku)
         ok = add_conf_ext(cert, ca_cert, NID_ext_key_usage, "clientAuth");
     if (ok && c->crl_url[0] != '\0') {
-        char cdp[600];
-        snprintf(cdp, sizeof(cdp), "URI:%s", c->crl_url);
-        ok = add_conf_ext(cert, ca_cert, NID_crl_distribution_points, cdp);
+        char cdp[sizeof(c->crl_url) + STORE_KEY_ID + 8];
+        ok = crl_uri(c, ca_cert, cdp, sizeof(cdp)) == 0 &&
+             add_conf_ext(cert, ca_cert, NID_crl_distribution_points, cdp);
     }
     if (!ok)
         snprintf(err, errlen, "cannot build the certificate's extensions");

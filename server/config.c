@@ -95,7 +95,33 @@ static int set_text(char *field, size_t size, const char *value)
     return 0;
 }
 
-typedef enum kind { K_TEXT, K_BOOL, K_INT, K_SIZE, K_LONG, K_APPROVE, K_LOGFMT, K_WINDOW } kind;
+/* A URL that goes into certificates as it is: no spaces, control characters or commas (the
+ * extension syntax would split it), and braces only in one "{ca}". */
+static int set_crl_url(config *c, const char *value)
+{
+    const char *mark = strstr(value, CRL_URL_CA_MARK);
+    if (mark != NULL && strstr(mark + 1, CRL_URL_CA_MARK) != NULL)
+        return -1;
+    for (const char *p = value; *p != '\0'; p++) {
+        int in_mark = mark != NULL && p >= mark && p < mark + strlen(CRL_URL_CA_MARK);
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ',' ||
+            ((*p == '{' || *p == '}') && !in_mark))
+            return -1;
+    }
+    return set_text(c->crl_url, sizeof(c->crl_url), value);
+}
+
+typedef enum kind {
+    K_TEXT,
+    K_BOOL,
+    K_INT,
+    K_SIZE,
+    K_LONG,
+    K_APPROVE,
+    K_LOGFMT,
+    K_WINDOW,
+    K_CRL_URL
+} kind;
 
 typedef struct option_row {
     const char *key;
@@ -149,7 +175,7 @@ static const option_row options[] = {
     TEXT("admin_listen", admin_listen),
     TEXT("admin_token", admin_token),
     TEXT("admin_token_file", admin_token_file),
-    TEXT("crl_url", crl_url),
+    {"crl_url", K_CRL_URL, 0, 0, 0, 0},
     INT("threads", threads, 0, 256),
     {"max_body", K_SIZE, offsetof(config, max_body), 0, 1024, 16 * 1024 * 1024},
     INT("max_connections", max_connections, 1, 100000),
@@ -185,6 +211,8 @@ static int set_by_row(config *c, const option_row *row, const char *value)
         return 0;
     case K_WINDOW:
         return parse_window(c, value);
+    case K_CRL_URL:
+        return set_crl_url(c, value);
     case K_LOGFMT:
         if (strcmp(value, "text") && strcmp(value, "json"))
             return -1;
@@ -317,7 +345,9 @@ int config_write(const config *c, const char *path)
             "renewal_approve = auto\n\n"
             "# CRLs: each valid this many days; served at /crl/ca.crl and by GetCRL\n"
             "crl_days = 7\n"
-            "# crl_url = http://ca.example/crl/ca.crl   (put in issued certificates)\n\n"
+            "# crl_url = http://ca.example/crl/{ca}.crl   (put in issued certificates; {ca}\n"
+            "#   becomes the issuing CA's key id, served at /crl/KEYID.crl, so that certificates\n"
+            "#   keep their own CA's CRL after a rollover)\n\n"
             "# Prepare the next CA this many days before the current one expires (0: never)\n"
             "auto_rollover_days = 0\n\n"
             "# Admin endpoint for minting one-time challenges (POST /challenge, bearer token)\n"

@@ -10,6 +10,10 @@ typedef enum log_format { LOG_TEXT = 0, LOG_JSON = 1 } log_format;
 #define CONFIG_PATH 1024
 #define CONFIG_SECRET 256
 
+/* In crl_url: replaced by the issuing CA generation's key id (64 hex digits, as served at
+ * /crl/KEYID.crl). */
+#define CRL_URL_CA_MARK "{ca}"
+
 typedef struct config {
     char dir[CONFIG_PATH];
     /* CA and RA files, relative to dir unless absolute. */
@@ -57,7 +61,7 @@ typedef struct config {
     /* CRLs: validity of each CRL, and the URL published in issued certificates (empty: no
      * CRL Distribution Points extension). */
     int crl_days;
-    char crl_url[512];
+    char crl_url[512]; /* may hold CRL_URL_CA_MARK once */
 
     /* GetCACert in RA mode: include the CA (and chain) with the RA certificate. */
     int getcacert_include_ca;

@@ -3,6 +3,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ struct http_server {
 /* What is known about one request while its body arrives. */
 typedef struct http_req {
     char *query; /* raw, not percent-decoded; "" when none */
-    int is_crl;  /* the path asks for a CRL: 1 .../crl/ca.crl, 2 .../crl/prev.crl */
+    int is_crl;  /* the path asks for a CRL: 1 .../crl/ca.crl, 2 .../crl/prev.crl, 3 by key id */
+    char crl_key[STORE_KEY_ID];
     unsigned char *body;
     size_t body_len;
     int started;
@@ -58,6 +60,23 @@ static int path_ends(const char *path, size_t len, const char *suffix)
     return len >= n && memcmp(path + len - n, suffix, n) == 0;
 }
 
+/* .../crl/KEYID.crl, KEYID 64 hex digits (what crl_url's {ca} becomes): copied upper-case. */
+static int crl_key_in_path(const char *path, size_t len, char key[STORE_KEY_ID])
+{
+    const size_t hex_len = STORE_KEY_ID - 1, tail = 5 + hex_len + 4;
+    if (len < tail || memcmp(path + len - tail, "/crl/", 5) != 0 ||
+        memcmp(path + len - 4, ".crl", 4) != 0)
+        return 0;
+    const char *hex = path + len - 4 - hex_len;
+    for (size_t i = 0; i < hex_len; i++) {
+        if (!isxdigit((unsigned char)hex[i]))
+            return 0;
+        key[i] = (char)toupper((unsigned char)hex[i]);
+    }
+    key[hex_len] = '\0';
+    return 1;
+}
+
 /* Called first for every request with the raw URI: keep its query string. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
@@ -70,9 +89,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     const char *q = strchr(uri, '?');
     r->query = strdup(q ? q + 1 : "");
     size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-    r->is_crl = path_ends(uri, path_len, "/crl/ca.crl")     ? 1
-                : path_ends(uri, path_len, "/crl/prev.crl") ? 2
-                                                            : 0;
+    r->is_crl = path_ends(uri, path_len, "/crl/ca.crl")      ? 1
+                : path_ends(uri, path_len, "/crl/prev.crl")  ? 2
+                : crl_key_in_path(uri, path_len, r->crl_key) ? 3
+                                                             : 0;
     return r;
 }
 
@@ -154,13 +174,13 @@ static void handle(http_server *h, const char *method, http_req *r, reply *rep, 
     scep_http_request_clear(&req);
 }
 
-static void serve_crl(http_server *h, int previous, reply *rep)
+static void serve_crl(http_server *h, const http_req *r, reply *rep)
 {
     store *st = thread_store(h);
     if (st == NULL)
         reply_text(rep, 503, "certificate store unavailable");
     else
-        service_crl(h->srv, st, previous, rep);
+        service_crl(h->srv, st, r->is_crl == 2, r->is_crl == 3 ? r->crl_key : NULL, rep);
 }
 
 static double elapsed_ms(const struct timespec *start)
@@ -195,7 +215,7 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
     else if (r->too_large)
         reply_text(&rep, 413, "request body too large");
     else if (r->is_crl && strcmp(method, "POST") != 0)
-        serve_crl(h, r->is_crl == 2, &rep);
+        serve_crl(h, r, &rep);
     else
         handle(h, method, r, &rep, &op);
     make_durable(h, op == SCEP_OP_PKI_OPERATION || r->is_crl, &rep);

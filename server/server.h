@@ -67,8 +67,10 @@ void reply_text(reply *r, int status, const char *text);
 void service_handle(const server *srv, store *st, const scep_http_request *req, reply *out);
 
 /* GET .../crl/ca.crl: the current CRL, DER; .../crl/prev.crl (previous = 1): the previous
- * generation's after a rollover. */
-void service_crl(const server *srv, store *st, int previous, reply *out);
+ * generation's after a rollover; .../crl/KEYID.crl (key_id not NULL, 64 upper-case hex
+ * digits): the CRL of the generation with that key id (crl_url's {ca}), current, previous or
+ * next. */
+void service_crl(const server *srv, store *st, int previous, const char *key_id, reply *out);
 
 /* PKIOperation: decode, check, act, answer with a signed CertRep. */
 void enroll_handle(const server *srv, const era *now, store *st, const unsigned char *der,

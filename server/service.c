@@ -192,19 +192,40 @@ void service_handle(const server *srv, store *st, const scep_http_request *req, 
     }
 }
 
-void service_crl(const server *srv, store *st, int previous, reply *out)
+/* The generation of ca whose key id (ca_key_id) is key_id: current, previous or next. */
+static const ca_gen *generation_by_key(const authority *ca, const char *key_id, ca_gen *current)
+{
+    *current = (ca_gen){.cert = ca->cert, .key = ca->key};
+    const ca_gen *gens[3] = {current, &ca->prev, &ca->next};
+    for (int i = 0; i < 3; i++) {
+        char id[STORE_KEY_ID];
+        if (gens[i]->cert != NULL &&
+            ca_key_id(X509_get_X509_PUBKEY(gens[i]->cert), id, sizeof(id)) == 0 &&
+            strcmp(id, key_id) == 0)
+            return gens[i];
+    }
+    return NULL;
+}
+
+void service_crl(const server *srv, store *st, int previous, const char *key_id, reply *out)
 {
     store_crl rec = {0};
     char err[256];
     const era *e = server_era(srv, time(NULL));
-    const ca_gen *g = &e->ca.prev;
-    if (previous && g->cert == NULL) {
-        reply_text(out, 404, "there is no previous CA generation");
+    ca_gen current;
+    const ca_gen *g = key_id ? generation_by_key(&e->ca, key_id, &current) : NULL;
+    if (key_id == NULL) {
+        current = (ca_gen){.cert = e->ca.cert, .key = e->ca.key};
+        g = previous ? &e->ca.prev : &current;
+    }
+    if (g == NULL || g->cert == NULL) {
+        reply_text(out, 404,
+                   key_id ? "no CA generation has this key id"
+                          : "there is no previous CA generation");
         return;
     }
-    if ((previous
-             ? crl_for_generation(&e->ca, g->cert, g->key, &srv->cfg, st, 0, &rec, err, sizeof(err))
-             : crl_current(&e->ca, &srv->cfg, st, 0, &rec, err, sizeof(err))) != 0) {
+    if (crl_for_generation(&e->ca, g->cert, g->key, &srv->cfg, st, 0, &rec, err, sizeof(err)) !=
+        0) {
         reply_text(out, 503, err);
         return;
     }

@@ -79,7 +79,9 @@ ok "one-time challenges: once, not twice, not after expiry, only for matching su
 # The admin endpoint mints them over HTTP, for a bearer token only.
 ADMIN_PORT=$(free_port)
 TOKEN=admin-token-0123456789abcdef
-start_on --challenge s3cret --set renewal_window=0% --set "crl_url=$CRL_URL" \
+# From here on the CDP names the issuing CA generation, so that it survives the rollover.
+GEN_CRL_URL="http://127.0.0.1:$PORT_FIXED/crl/{ca}.crl"
+start_on --challenge s3cret --set renewal_window=0% --set "crl_url=$GEN_CRL_URL" \
   --set "admin_listen=127.0.0.1:$ADMIN_PORT" --set "admin_token=$TOKEN"
 ADMIN="http://127.0.0.1:$ADMIN_PORT/challenge"
 for _ in $(seq 1 30); do curl -s -o /dev/null "$ADMIN" && break; sleep 0.1; done
@@ -138,6 +140,32 @@ openssl crl -inform DER -in prev.crl -noout -text | grep -q "Serial Number: $OLD
 openssl crl -in newgen.crl -noout -text | grep -q "Serial Number: $OLDGEN" \
   && fail "the new CA's CRL lists a certificate the previous CA issued"
 ok "after the switch the previous CA generation still publishes its own CRL (/crl/prev.crl)"
+
+# crl_url with {ca}: each certificate's CDP names its own generation's CRL, before and after
+# the switch; the URL serves that generation's CRL whichever generation is current.
+cdp_of() { openssl x509 -in "$1" -noout -ext crlDistributionPoints | grep -o 'URI:[^ ]*' | cut -c5-; }
+OLD_CDP=$(cdp_of minted.pem)
+NEW_CDP=$(cdp_of after.pem)
+KEYID=$(openssl x509 -in cadir/ca.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64 | tr a-f A-F)
+[ "$OLD_CDP" = "http://127.0.0.1:$PORT_FIXED/crl/$KEYID.crl" ] \
+  || fail "an old-generation certificate's CDP is not its CA's key id URL: $OLD_CDP"
+[ "$NEW_CDP" != "$OLD_CDP" ] && [ "$(cdp_of shadow.pem)" = "$NEW_CDP" ] \
+  || fail "new-generation certificates do not share their own CDP: $NEW_CDP"
+curl -fs -o oldgen.crl "$OLD_CDP" || fail "the old generation's CDP URL"
+openssl crl -inform DER -in oldgen.crl -noout -CAfile cadir/ca.pem 2>&1 | grep -q "verify OK" \
+  || fail "the old generation's CDP serves a CRL its CA did not sign"
+openssl crl -inform DER -in oldgen.crl -noout -text | grep -q "Serial Number: $OLDGEN" \
+  || fail "the old generation's CDP CRL does not list its revoked certificate"
+curl -fs -o newgen-cdp.crl "$NEW_CDP" || fail "the new generation's CDP URL"
+openssl crl -inform DER -in newgen-cdp.crl -noout -CAfile newca/ca.pem 2>&1 | grep -q "verify OK" \
+  || fail "the new generation's CDP serves a CRL its CA did not sign"
+openssl verify -crl_check -CAfile cadir/ca.pem -CRLfile <(openssl crl -inform DER -in oldgen.crl) minted.pem > /dev/null \
+  || fail "openssl refuses a valid old-generation certificate with its CDP's CRL"
+LOWER=$(echo "$OLD_CDP" | tr A-F a-f)
+curl -fs -o /dev/null "$LOWER" || fail "a lower-case key id is refused"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_FIXED/crl/$(printf 'AB%.0s' $(seq 32)).crl")" = 404 ] \
+  || fail "an unknown key id is not a 404"
+ok "crl_url with {ca}: every certificate's CDP serves its own generation's CRL across the switch"
 
 # auto_rollover_days: a CA ending within that many days gets its successor prepared by itself,
 # switching at its expiry.

@@ -123,6 +123,52 @@ static void test_issue_refuses_other_name_types(void **state)
     free_authority(&a);
 }
 
+/* The one URI of a certificate's CRL Distribution Points, copied into buf. */
+static void cdp_uri(X509 *cert, char *buf, size_t len)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(cert, NID_crl_distribution_points, NULL, NULL);
+    assert_int_equal(sk_DIST_POINT_num(dps), 1);
+    GENERAL_NAMES *names = sk_DIST_POINT_value(dps, 0)->distpoint->name.fullname;
+    GENERAL_NAME *uri = sk_GENERAL_NAME_value(names, 0);
+    assert_int_equal(uri->type, GEN_URI);
+    snprintf(buf, len, "%.*s", ASN1_STRING_length(uri->d.ia5),
+             (const char *)ASN1_STRING_get0_data(uri->d.ia5));
+    CRL_DIST_POINTS_free(dps);
+}
+
+static void test_crl_url(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c, NULL);
+    char err[160];
+    const char *bad[] = {"http://ca/crl/{ca}-{ca}.crl", "http://ca/crl/{gen}.crl",
+                         "http://ca/a,b.crl", "http://ca/a b.crl", "http://ca/{ca"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(config_set(&c, "crl_url", bad[i], err, sizeof(err)), -1);
+    assert_int_equal(config_set(&c, "crl_url", "http://ca.example/crl/{ca}.crl", err, sizeof(err)),
+                     0);
+    authority a = test_authority(3650);
+    X509_REQ *csr = csr_with(tu_rsa_key(2048, 0), NULL, 0);
+    X509 *cert = ca_issue(&a, csr, &c, err, sizeof(err));
+    assert_non_null(cert);
+    char key_id[STORE_KEY_ID], want[160], got[160];
+    assert_int_equal(ca_key_id(X509_get_X509_PUBKEY(a.cert), key_id, sizeof(key_id)), 0);
+    snprintf(want, sizeof(want), "http://ca.example/crl/%s.crl", key_id);
+    cdp_uri(cert, got, sizeof(got));
+    assert_string_equal(got, want);
+    X509_free(cert);
+    /* Without the mark the URL goes in as it is. */
+    assert_int_equal(config_set(&c, "crl_url", "http://ca.example/crl/ca.crl", err, sizeof(err)),
+                     0);
+    cert = ca_issue(&a, csr, &c, err, sizeof(err));
+    cdp_uri(cert, got, sizeof(got));
+    assert_string_equal(got, "http://ca.example/crl/ca.crl");
+    X509_free(cert);
+    X509_REQ_free(csr);
+    free_authority(&a);
+}
+
 static void test_parse_name(void **state)
 {
     (void)state;
@@ -188,6 +234,7 @@ int main(void)
         cmocka_unit_test(test_issue_profile),
         cmocka_unit_test(test_issue_never_outlives_ca),
         cmocka_unit_test(test_issue_refuses_other_name_types),
+        cmocka_unit_test(test_crl_url),
         cmocka_unit_test(test_parse_name),
         cmocka_unit_test(test_config_file),
     };
