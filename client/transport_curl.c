@@ -12,6 +12,7 @@ typedef struct curl_transport {
     transport base;
     transport_options opts;
     CURL *curl;
+    char detail[CURL_ERROR_SIZE]; /* libcurl's own words for the last failure */
 } curl_transport;
 
 typedef struct sink {
@@ -61,6 +62,8 @@ static void set_common(curl_transport *t, const char *url, sink *s)
     CURL *c = t->curl;
     curl_easy_reset(c);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    t->detail[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->detail);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
@@ -81,8 +84,12 @@ static int perform(curl_transport *t, const char *method, const char *url, sink 
 {
     CURLcode rc = curl_easy_perform(t->curl);
     if (rc != CURLE_OK) {
+        /* The error buffer says which check failed (an unknown issuer, another host name);
+         * the code's text alone does not. */
         snprintf(err, errlen, "%s %s: %s", method, url,
-                 s->too_large ? "reply larger than 1 MiB" : curl_easy_strerror(rc));
+                 s->too_large           ? "reply larger than 1 MiB"
+                 : t->detail[0] != '\0' ? t->detail
+                                        : curl_easy_strerror(rc));
         free(s->buf);
         return rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ? TRANSPORT_NO_REPLY : -1;
     }

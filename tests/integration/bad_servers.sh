@@ -220,6 +220,39 @@ one_error_line "getca over an existing folder" getca "content type"
 [ "$(ls cadir-old | tr '\n' ' ')" = "ca.pem certs.pem " ] || fail "(f) getca added files: $(ls cadir-old)"
 ok "(f) GetCACert as text/plain: exit 6, one error line, nothing saved or overwritten"
 
+# HTTPS: the client trusts the server only through --cafile, and only for the name in the URL.
+tls_cert() { # tls_cert NAME SAN: a server certificate from the test's TLS CA
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -subj "/CN=$1" -out "$1.csr" 2> /dev/null
+  openssl x509 -req -in "$1.csr" -CA tlsca.pem -CAkey tlsca.key -CAcreateserial -days 2 \
+    -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$2") -out "$1.pem" 2> /dev/null \
+    || fail "TLS certificate for $1"
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout tlsca.key -subj "/CN=Test TLS CA" -days 2 \
+  -out tlsca.pem 2> /dev/null || fail "TLS CA"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout othertls.key -subj "/CN=Other TLS CA" -days 2 \
+  -out othertls.pem 2> /dev/null || fail "other TLS CA"
+tls_cert right "IP:127.0.0.1"
+tls_cert wrongname "DNS:elsewhere.example"
+start_proxy pass --tls right.pem right.key
+HURL="https://127.0.0.1:$(cat "$WORK/proxy.port")/scep"
+run_scep 0 "https getca" getca -u "$HURL" -o cadir-tls --cafile tlsca.pem --fingerprint "$FP"
+run_scep 0 "https enroll" enroll -u "$HURL" --ca cadir-tls --key tls-dev.key --out tls-dev.pem \
+  --subject "CN=over-tls" --challenge "$CHALLENGE" --cafile tlsca.pem
+check_issued tls-dev.pem tls-dev.key "$CA/ca.pem" over-tls
+served pass
+run_scep 3 "https without --cafile" getca -u "$HURL" -o cadir-untrusted
+one_error_line "https without --cafile" getca "certificate problem"
+run_scep 3 "https with another CA" getca -u "$HURL" -o cadir-untrusted --cafile othertls.pem
+one_error_line "https with another CA" getca "certificate problem"
+stop_proxy
+start_proxy pass --tls wrongname.pem wrongname.key
+HURL="https://127.0.0.1:$(cat "$WORK/proxy.port")/scep"
+run_scep 3 "https, certificate for another name" getca -u "$HURL" -o cadir-untrusted --cafile tlsca.pem
+one_error_line "https, certificate for another name" getca "host name"
+stop_proxy
+[ ! -e cadir-untrusted ] || [ -z "$(ls -A cadir-untrusted)" ] || fail "an untrusted server's CA was saved"
+ok "https: trusted through --cafile only, for the name in the URL only (exit 3 otherwise)"
+
 # And nobody listening at all: a transport error.
 DEAD=$(free_port)
 echo "$KNOWN" > out-dead.pem

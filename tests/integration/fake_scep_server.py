@@ -17,11 +17,14 @@ ready. Modes (one per run):
     cacert-type   GetCACert answers the real certificates as text/plain
 
 Every PKIOperation request is counted in DIR/pkioperations when --record DIR is given, so a
-test can prove the broken answer was actually served.
+test can prove the broken answer was actually served. With --tls CERT KEY it speaks HTTPS
+(TLS 1.2 or later) with that certificate and key, so that the client's certificate checks can
+be tested.
 """
 import argparse
 import http.server
 import os
+import ssl
 import sys
 import threading
 import urllib.error
@@ -42,6 +45,7 @@ def parse_args():
     p.add_argument("--port-file", required=True)
     p.add_argument("--record", help="save PKIOperation replies in this folder")
     p.add_argument("--replay", help="replay mode: the CertRep to answer with")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     return p.parse_args()
 
 
@@ -146,6 +150,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if ARGS.tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(ARGS.tls[0], ARGS.tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % srv.server_address[1])
