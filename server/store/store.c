@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "store_shared.h"
 #include "store_sqlite.h"
 
 const char *request_state_name(request_state state)
@@ -109,49 +110,73 @@ store *store_open(const char *uri, char *err, size_t errlen)
 }
 
 struct store_group {
-    char *path;
+    store *core;             /* the one connection all handles use (store_shared.c) */
+    pthread_mutex_t lock;    /* recursive: held by a handle for each operation */
     sqlite_flusher *flusher; /* NULL for an in-memory database: nothing to flush */
 };
+
+static int init_recursive(pthread_mutex_t *lock)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0)
+        return -1;
+    int rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    if (rc == 0)
+        rc = pthread_mutex_init(lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
+}
 
 store_group *store_group_open(const char *uri, char *err, size_t errlen)
 {
     const char *path = sqlite_path(uri, err, errlen);
     if (path == NULL)
         return NULL;
-    /* A first handle creates or migrates the database and sets WAL mode. */
-    store *first = store_sqlite_open(path, err, errlen, NULL);
-    store_group *g = first ? calloc(1, sizeof(*g)) : NULL;
-    if (g != NULL && (g->path = strdup(path)) == NULL) {
-        free(g);
-        g = NULL;
-    }
-    if (first != NULL && g == NULL)
+    store_group *g = calloc(1, sizeof(*g));
+    if (g == NULL || init_recursive(&g->lock) != 0) {
         set_err(err, errlen, "out of memory", uri);
-    if (g != NULL && strcmp(path, ":memory:") != 0) {
+        free(g);
+        return NULL;
+    }
+    /* A first connection creates or migrates the database and sets WAL mode, whose log the
+     * flusher opens; an in-memory database exists only in that connection, so it is the core. */
+    store *first = store_sqlite_open(path, err, errlen, NULL);
+    if (first != NULL && strcmp(path, ":memory:") == 0) {
+        g->core = first;
+        return g;
+    }
+    if (first != NULL) {
         char why[256] = "";
         g->flusher = sqlite_flusher_start(path, why, sizeof(why));
-        if (g->flusher == NULL) {
+        if (g->flusher == NULL)
             set_err(err, errlen, why, uri);
-            free(g->path);
-            free(g);
-            g = NULL;
-        }
+        else
+            g->core = store_sqlite_open(path, err, errlen, g->flusher);
     }
     store_close(first);
+    if (g->core == NULL) {
+        store_group_close(g);
+        return NULL;
+    }
     return g;
 }
 
 store *store_group_handle(store_group *g, char *err, size_t errlen)
 {
-    return store_sqlite_open(g->path, err, errlen, g->flusher);
+    store *h = store_shared_handle(g->core, &g->lock, g->flusher);
+    if (h == NULL)
+        set_err(err, errlen, "out of memory", "group");
+    return h;
 }
 
 void store_group_close(store_group *g)
 {
     if (g == NULL)
         return;
+    /* The core first: the flusher's last flush then covers every commit it made. */
+    store_close(g->core);
     sqlite_flusher_stop(g->flusher);
-    free(g->path);
+    pthread_mutex_destroy(&g->lock);
     free(g);
 }
 

@@ -197,9 +197,10 @@ store *store_open(const char *uri, char *err, size_t errlen);
 void store_close(store *s);
 
 /*
- * Group commit for a server's worker threads: handles of one group commit without waiting for
- * the disk, and one flush makes the commits of every waiting handle durable at once (instead of
- * one flush per commit, each holding the database's write lock). A group handle is still one
+ * A server's worker threads: the handles of one group run their operations on one connection,
+ * one at a time (SQLite keeps its page cache, and collisions wait on a lock instead of
+ * sleeping in the busy handler), and commit without waiting for the disk: one flush makes the
+ * commits of every waiting handle durable at once (group commit). A group handle is still one
  * thread's; call flush() on it before a reply that reports its writes. Close every handle
  * before the group.
  */

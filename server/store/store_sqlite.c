@@ -1219,6 +1219,14 @@ static store_status sq_flush(store *base)
     return STORE_OK;
 }
 
+uint64_t store_sqlite_take_ticket(store *base)
+{
+    sqlite_store *s = impl(base);
+    uint64_t ticket = s->unflushed;
+    s->unflushed = 0;
+    return ticket;
+}
+
 static const char *sq_last_error(store *base)
 {
     return impl(base)->err;

@@ -3,6 +3,7 @@
 #define SCEPD_STORE_SQLITE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sqlite_flush.h"
 #include "store.h"
@@ -16,6 +17,10 @@
  * flusher. On failure returns NULL and writes a reason into err (may be NULL).
  */
 store *store_sqlite_open(const char *path, char *err, size_t errlen, sqlite_flusher *flusher);
+
+/* The flusher's ticket for the last commit on s not yet handed out, and forgets it (0: none).
+ * For the handles of store_shared.c, which each wait for their own commits. */
+uint64_t store_sqlite_take_ticket(store *s);
 
 /* How long an operation waits for another connection's write lock before STORE_BUSY. */
 #define STORE_SQLITE_BUSY_TIMEOUT_MS 5000

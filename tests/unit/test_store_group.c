@@ -181,6 +181,47 @@ static void test_memory_group(void **state)
     store_group_close(g);
 }
 
+typedef struct lister {
+    store *other; /* a second handle of the same group, used from inside the callback */
+    int seen;
+    store_status inner;
+} lister;
+
+static int list_and_look(void *arg, const store_cert *cert)
+{
+    lister *l = arg;
+    store_cert again = {0};
+    l->inner = l->other->ops->cert_get(l->other, cert->serial, &again);
+    store_cert_clear(&again);
+    l->seen++;
+    return 0;
+}
+
+/* The handles of a group are one connection: they see each other's writes at once (even in
+ * memory), a list callback may use the store again, and each handle keeps its own error. */
+static void test_handles_share_one_connection(void **state)
+{
+    (void)state;
+    store_group *g = group_ok(":memory:");
+    store *a = handle_ok(g), *b = handle_ok(g);
+    assert_int_equal(issue(a, 1, 1), STORE_OK);
+    store_cert out = {0};
+    assert_int_equal(b->ops->cert_get(b, "01000001", &out), STORE_OK);
+    store_cert_clear(&out);
+    lister l = {b, 0, STORE_ERROR};
+    cert_filter all = {0};
+    assert_int_equal(a->ops->cert_list(a, &all, list_and_look, &l), STORE_OK);
+    assert_int_equal(l.seen, 1);
+    assert_int_equal(l.inner, STORE_OK);
+    assert_int_equal(b->ops->cert_get(b, "0F000001", &out), STORE_NOT_FOUND);
+    assert_int_equal(issue(b, 1, 1), STORE_EXISTS);
+    assert_true(b->ops->last_error(b)[0] != '\0');
+    assert_int_equal(a->ops->last_error(a)[0], '\0');
+    store_close(a);
+    store_close(b);
+    store_group_close(g);
+}
+
 static void test_bad_uri(void **state)
 {
     (void)state;
@@ -235,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_threads_share_flushes),
         cmocka_unit_test(test_group_and_plain_handles),
         cmocka_unit_test(test_memory_group),
+        cmocka_unit_test(test_handles_share_one_connection),
         cmocka_unit_test(test_bad_uri),
         cmocka_unit_test(test_flusher_needs_wal),
         cmocka_unit_test(test_flusher_tickets),
