@@ -53,7 +53,9 @@ static int print_pending(void *arg, const store_request *r)
 {
     (void)arg;
     long age = (long)(time(NULL) - r->created_at);
-    printf("%-6lld %-40.40s %-8s %5ldm  %s\n", (long long)r->id, r->transaction_id,
+    /* The whole transactionID (64 hex digits from most clients): an operator matches it
+     * against the device's log. A longer one shifts the row rather than losing its end. */
+    printf("%-6lld %-64s %-8s %5ldm  %s\n", (long long)r->id, r->transaction_id,
            r->message_type == 17 ? "renewal" : "new", age / 60, r->subject);
     return 0;
 }
@@ -69,7 +71,7 @@ static int run_pending(int argc, char **argv)
     store *st = cli_open_store("pending", &c);
     if (st == NULL)
         return EXIT_FAIL;
-    printf("%-6s %-40s %-8s %6s  %s\n", "ID", "TRANSACTION", "KIND", "AGE", "SUBJECT");
+    printf("%-6s %-64s %-8s %6s  %s\n", "ID", "TRANSACTION", "KIND", "AGE", "SUBJECT");
     store_status s = st->ops->request_list(st, 1, print_pending, NULL);
     int rc = s == STORE_OK ? 0 : cli_fail("pending", "%s", st->ops->last_error(st));
     store_close(st);

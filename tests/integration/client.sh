@@ -263,6 +263,11 @@ manual() {
   done
   [ "$found" = 1 ] || fail "[manual] the request did not appear in scepd pending"
   sleep 1.5 # let the client poll at least once while pending
+  # The operator sees the whole transactionID, as the client's state file (and log) has it.
+  local tid
+  tid=$(head -n 1 man.pem.pending) || fail "[manual] no state file while pending"
+  [ "${#tid}" -ge 40 ] || fail "[manual] unexpectedly short transactionID: $tid"
+  "$SCEPD" pending --dir "$CA" | grep -qw -- "$tid" || fail "[manual] scepd pending does not show the whole transactionID $tid"
   "$SCEPD" approve --dir "$CA" --all > approve.txt || fail "[manual] scepd approve --all failed"
   local rc=0
   wait "$POLLER" || rc=$?
