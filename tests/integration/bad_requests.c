@@ -1490,6 +1490,22 @@ static const bad_case cases[] = {
     {"empty-operation", send_raw, GET_LINE("operation="), .want = WANT_HTTP(400)},
     {"no-query-string", send_raw, "GET $P HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n",
      .want = WANT_HTTP(400)},
+    /* CRL paths: an unknown generation's key id, no previous generation, and key ids that are
+     * not 64 hex digits (then not a CRL path at all: a SCEP request without a query). */
+    {"crl-unknown-key-id", send_raw,
+     "GET /crl/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.crl "
+     "HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n",
+     .want = WANT_HTTP(404)},
+    {"crl-prev-without-rollover", send_raw,
+     "GET /crl/prev.crl HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n", .want = WANT_HTTP(404)},
+    {"crl-key-id-63-digits", send_raw,
+     "GET /crl/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.crl "
+     "HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n",
+     .want = WANT_HTTP(400)},
+    {"crl-key-id-not-hex", send_raw,
+     "GET /crl/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAG.crl "
+     "HTTP/1.1\r\nHost: $H\r\nConnection: close\r\n\r\n",
+     .want = WANT_HTTP(400)},
     {"pkioperation-get-without-message", send_raw, GET_LINE("operation=PKIOperation"),
      .want = WANT_HTTP(400)},
     {"pkioperation-get-empty-message", send_raw, GET_LINE("operation=PKIOperation&message="),
