@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # certmonger 0.79 (Debian package certmonger) against scepd in RA mode: its scep-submit helper
 # alone (GetCACaps, GetCACert, GetCertInitial) and a private certmonger daemon that discovers the
-# CA, enrolls (PKCSReq by GET, AES-256 + SHA-256), is refused a wrong challenge, and waits
-# through manual approval and rejection.
+# CA, enrolls (PKCSReq by GET, AES-256 + SHA-256), renews (getcert resubmit), is refused a wrong
+# challenge, and waits through manual approval and rejection.
 #
 # certmonger treats a lone self-signed certificate from GetCACert as the RA and then has no CA,
 # so scepd runs with an RA (`scepd init --ra`): GetCACert returns RA + CA.
@@ -33,7 +33,8 @@ trap 'fail "line $LINENO: \`$BASH_COMMAND\` failed"' ERR
 
 CA=$WORK/ca
 new_ca "$CA" --ra
-start_scepd "$CA" --challenge s3cret
+# renewal_window=0%: a certificate may be renewed at once (section 2b renews right away).
+start_scepd "$CA" --challenge s3cret --set renewal_window=0%
 cd "$WORK" || fail "cannot enter $WORK"
 
 # --- 1. scep-submit alone: GetCACaps and GetCACert ----------------------------------------------
@@ -161,6 +162,24 @@ openssl x509 -in "$CM/enroll.pem" -noout -checkend 86400 > /dev/null \
 TX=$(tx_of "$CM/enroll.key") || fail "cannot read certmonger's key $CM/enroll.key"
 log_has "GET PKIOperation PKCSReq tid=$TX .* SUCCESS"
 ok "getcert request: PKCSReq by GET, SUCCESS, certificate checked with openssl"
+
+# --- 2b. renewal -----------------------------------------------------------------------------
+# `getcert resubmit` re-sends a PKCSReq with the same key and transactionID, signed by the
+# certificate it holds: scepd takes it as a renewal of that certificate (stored under
+# TRANSACTIONID~OLDSERIAL; with the default renewal window it would be "too early to renew").
+OLD_SERIAL=$(openssl x509 -in "$CM/enroll.pem" -noout -serial | cut -d= -f2)
+rc=0
+gc resubmit -i enroll -w --wait-timeout 25 > resubmit.txt 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "getcert resubmit exited $rc ($(cm_status enroll)): $(tail -n 1 resubmit.txt)"
+[ "$(cm_status enroll)" = MONITORING ] || fail "request enroll is $(cm_status enroll) after resubmit"
+NEW_SERIAL=$(openssl x509 -in "$CM/enroll.pem" -noout -serial | cut -d= -f2)
+[ "$NEW_SERIAL" != "$OLD_SERIAL" ] || fail "getcert resubmit kept the old certificate"
+check_issued "$CM/enroll.pem" "$CM/enroll.key" "$CA/ca.pem" cm-enroll
+[ "$(grep -c "GET PKIOperation PKCSReq tid=$TX .* SUCCESS" "$WORK/scepd.log")" = 2 ] \
+  || fail "scepd's log does not show the renewal's SUCCESS for transaction $TX"
+sqlite3 "file:$CA/scepd.db?mode=ro" "SELECT cert_serial FROM requests WHERE transaction_id = '$TX~$OLD_SERIAL'" \
+  | grep -qx "$NEW_SERIAL" || fail "the new certificate is not recorded as a renewal of $OLD_SERIAL"
+ok "getcert resubmit: a PKCSReq signed by the old certificate renews it (new serial, same key)"
 
 # --- 3. a wrong challenge -----------------------------------------------------------------------
 rc=0
