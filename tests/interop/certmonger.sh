@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # certmonger 0.79 (Debian package certmonger) against scepd in RA mode: its scep-submit helper
 # alone (GetCACaps, GetCACert, GetCertInitial) and a private certmonger daemon that discovers the
-# CA, enrolls (PKCSReq by GET, AES-256 + SHA-256), renews (getcert resubmit), is refused a wrong
+# CA, enrolls (PKCSReq by GET, AES-256 + SHA-256), renews (getcert resubmit, getcert rekey), is refused a wrong
 # challenge, and waits through manual approval and rejection.
 #
 # certmonger treats a lone self-signed certificate from GetCACert as the RA and then has no CA,
@@ -180,6 +180,21 @@ check_issued "$CM/enroll.pem" "$CM/enroll.key" "$CA/ca.pem" cm-enroll
 sqlite3 "file:$CA/scepd.db?mode=ro" "SELECT cert_serial FROM requests WHERE transaction_id = '$TX~$OLD_SERIAL'" \
   | grep -qx "$NEW_SERIAL" || fail "the new certificate is not recorded as a renewal of $OLD_SERIAL"
 ok "getcert resubmit: a PKCSReq signed by the old certificate renews it (new serial, same key)"
+
+# `getcert rekey`: a new key, its own transactionID, a PKCSReq signed by the current certificate.
+OLD_PUB=$(openssl pkey -in "$CM/enroll.key" -pubout)
+OLD_SERIAL=$NEW_SERIAL
+rc=0
+gc rekey -i enroll -w --wait-timeout 25 > rekey.txt 2>&1 || rc=$?
+[ "$rc" = 0 ] || fail "getcert rekey exited $rc ($(cm_status enroll)): $(tail -n 1 rekey.txt)"
+[ "$(cm_status enroll)" = MONITORING ] || fail "request enroll is $(cm_status enroll) after rekey"
+[ "$(openssl pkey -in "$CM/enroll.key" -pubout)" != "$OLD_PUB" ] || fail "getcert rekey kept the old key"
+NEW_SERIAL=$(openssl x509 -in "$CM/enroll.pem" -noout -serial | cut -d= -f2)
+check_issued "$CM/enroll.pem" "$CM/enroll.key" "$CA/ca.pem" cm-enroll
+TX2=$(tx_of "$CM/enroll.key") || fail "cannot read certmonger's new key"
+sqlite3 "file:$CA/scepd.db?mode=ro" "SELECT cert_serial FROM requests WHERE transaction_id = '$TX2~$OLD_SERIAL'" \
+  | grep -qx "$NEW_SERIAL" || fail "the rekeyed certificate is not recorded as a renewal of $OLD_SERIAL"
+ok "getcert rekey: a new key renews the certificate (PKCSReq signed by the old certificate)"
 
 # --- 3. a wrong challenge -----------------------------------------------------------------------
 rc=0
