@@ -208,8 +208,10 @@ static int run(int argc, char **argv)
         char fp[200];
         if (scep_cert_fingerprint(cert, SCEP_DIGEST_SHA256, fp, sizeof(fp)) != SCEP_OK)
             fp[0] = '\0';
-        printf("created %s CA in %s\nCA SHA-256 fingerprint: %s\n", o.ra ? "an RA-mode" : "a",
-               o.dir, fp);
+        char key_id[STORE_KEY_ID] = "";
+        ca_key_id(X509_get_X509_PUBKEY(cert), key_id, sizeof(key_id));
+        printf("created %s CA in %s\nCA SHA-256 fingerprint: %s\nCA key id (crl_url {ca}): %s\n",
+               o.ra ? "an RA-mode" : "a", o.dir, fp, key_id);
     }
     X509_free(cert);
     EVP_PKEY_free(key);

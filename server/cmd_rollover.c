@@ -72,6 +72,13 @@ static int run(int argc, char **argv)
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     printf("prepared the next CA in %s/%s; it becomes current at %s\n", cfg.dir, CA_NEXT_CERT,
            when);
+    /* Its CRL path, for a crl_url with {ca}. */
+    char key_id[STORE_KEY_ID] = "";
+    if (ca_load(&ca, &cfg, err, sizeof(err)) == 0 && ca.next.cert != NULL)
+        ca_key_id(X509_get_X509_PUBKEY(ca.next.cert), key_id, sizeof(key_id));
+    ca_free(&ca);
+    if (key_id[0] != '\0')
+        printf("next CA key id (crl_url {ca}): %s\n", key_id);
     return 0;
 }
 

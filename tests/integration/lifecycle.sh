@@ -149,6 +149,10 @@ NEW_CDP=$(cdp_of after.pem)
 KEYID=$(openssl x509 -in cadir/ca.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64 | tr a-f A-F)
 [ "$OLD_CDP" = "http://127.0.0.1:$PORT_FIXED/crl/$KEYID.crl" ] \
   || fail "an old-generation certificate's CDP is not its CA's key id URL: $OLD_CDP"
+grep -qx "CA key id (crl_url {ca}): $KEYID" "$CA.init.txt" || fail "scepd init does not print the CA's key id"
+NEXT_KEYID=$(openssl x509 -in newca/ca.pem -noout -pubkey | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64 | tr a-f A-F)
+grep -qx "next CA key id (crl_url {ca}): $NEXT_KEYID" rollover.txt || fail "scepd rollover does not print the next CA's key id"
+[ "$NEW_CDP" = "http://127.0.0.1:$PORT_FIXED/crl/$NEXT_KEYID.crl" ] || fail "the new generation's CDP is not its key id URL"
 [ "$NEW_CDP" != "$OLD_CDP" ] && [ "$(cdp_of shadow.pem)" = "$NEW_CDP" ] \
   || fail "new-generation certificates do not share their own CDP: $NEW_CDP"
 curl -fs -o oldgen.crl "$OLD_CDP" || fail "the old generation's CDP URL"
