@@ -61,18 +61,26 @@ static scep_msg_params request_params(client *c, scep_msg_type type, X509 *to, s
     return p;
 }
 
-/* The server side: opens a request with the CA and RA keys. */
-static scep_msg *server_decode(scep_ctx *ctx, const unsigned char *der, size_t len)
+/* The server side: opens a request with the CA and RA keys; csr_key_from_signer as scepd sets
+ * it or not. */
+static scep_msg *server_decode_with(scep_ctx *ctx, const unsigned char *der, size_t len,
+                                    int csr_key_from_signer)
 {
     const tu_ca *ca = tu_test_ca();
     scep_recipient rs[2] = {{ca->ca_cert, ca->ca_key}, {ca->ra_cert, ca->ra_key}};
-    scep_decrypt_options dopts = {.recipients = rs, .n_recipients = 2};
+    scep_decrypt_options dopts = {
+        .recipients = rs, .n_recipients = 2, .csr_key_from_signer = csr_key_from_signer};
     scep_msg *msg = NULL;
     scep_diag diag = {{0}};
     scep_err err = scep_msg_decode(ctx, der, len, NULL, &dopts, &msg, &diag);
     if (err != SCEP_OK)
         fail_msg("server decode: %s (%s)", scep_strerror(err), diag.text);
     return msg;
+}
+
+static scep_msg *server_decode(scep_ctx *ctx, const unsigned char *der, size_t len)
+{
+    return server_decode_with(ctx, der, len, 0);
 }
 
 /* The client side: opens a CertRep with its own key, trusting the CA and its RA. */
@@ -269,20 +277,6 @@ static void test_renewal_req(void **state)
     client_free(&c);
 }
 
-/* A server's decode that skips the CSR's own key decode. */
-static scep_msg *keyless_decode(const unsigned char *der, size_t len)
-{
-    const tu_ca *ca = tu_test_ca();
-    scep_recipient r = {ca->ca_cert, ca->ca_key};
-    scep_decrypt_options d = {.recipients = &r, .n_recipients = 1, .csr_key_from_signer = 1};
-    scep_msg *msg = NULL;
-    scep_diag diag = {{0}};
-    scep_err err = scep_msg_decode(tu_ctx(0), der, len, NULL, &d, &msg, &diag);
-    if (err != SCEP_OK)
-        fail_msg("keyless decode: %s (%s)", scep_strerror(err), diag.text);
-    return msg;
-}
-
 static void test_csr_key_from_signer(void **state)
 {
     (void)state;
@@ -299,7 +293,7 @@ static void test_csr_key_from_signer(void **state)
     assert_ptr_equal(full->csr_key, X509_REQ_get0_pubkey(full->csr));
     assert_int_equal(EVP_PKEY_eq(full->csr_key, key), 1);
     /* With it, the signer's key object is shared and the CSR has none of its own. */
-    scep_msg *shared = keyless_decode(der, len);
+    scep_msg *shared = server_decode_with(tu_ctx(0), der, len, 1);
     assert_ptr_equal(shared->csr_key, X509_get0_pubkey(shared->signer_cert));
     assert_int_equal(EVP_PKEY_eq(shared->csr_key, key), 1);
     assert_null(X509_REQ_get0_pubkey(shared->csr));
@@ -318,7 +312,7 @@ static void test_csr_key_from_signer(void **state)
                        SCEP_DIGEST_SHA256);
     p.signer_key = old_key;
     assert_int_equal(scep_msg_encode(tu_ctx(0), &p, &der, &len), SCEP_OK);
-    scep_msg *renewal = keyless_decode(der, len);
+    scep_msg *renewal = server_decode_with(tu_ctx(0), der, len, 1);
     assert_ptr_not_equal(renewal->csr_key, X509_get0_pubkey(renewal->signer_cert));
     assert_int_equal(EVP_PKEY_eq(renewal->csr_key, key), 1);
     assert_int_not_equal(EVP_PKEY_eq(renewal->csr_key, old_key), 1);
