@@ -38,6 +38,10 @@ const char *scepi_digest_ossl_name(scep_digest digest);
 /* Decodes a CMS ContentInfo in ctx's library context, requiring all len bytes be used. */
 scep_err scepi_cms_d2i(const scep_ctx *ctx, const unsigned char *der, size_t len, size_t max,
                        CMS_ContentInfo **out, scep_diag *diag);
+/* The same for a SignedData, with its certificates' RSA keys attached without OpenSSL 3.0's
+ * decoder chain when that leaves them byte-identical (lib/signed_certs.c). */
+scep_err scepi_signed_d2i(const scep_ctx *ctx, const unsigned char *der, size_t len, size_t max,
+                          CMS_ContentInfo **out, scep_diag *diag);
 /* DER of a CMS ContentInfo into a fresh OPENSSL_malloc'd buffer. */
 scep_err scepi_cms_i2d(CMS_ContentInfo *cms, unsigned char **out, size_t *out_len);
 /* The content of a verified or decrypted CMS, read from a memory BIO. */

@@ -242,7 +242,7 @@ static scep_err verify_signed(const scep_ctx *ctx, const unsigned char *der, siz
                               const scep_open_options *opts, verified *v, scep_diag *diag)
 {
     memset(v, 0, sizeof(*v));
-    scep_err err = scepi_cms_d2i(ctx, der, len, SCEP_MAX_MESSAGE_BYTES, &v->cms, diag);
+    scep_err err = scepi_signed_d2i(ctx, der, len, SCEP_MAX_MESSAGE_BYTES, &v->cms, diag);
     if (err == SCEP_OK)
         err = check_shape(v->cms, &v->si, diag);
     if (err == SCEP_OK)

@@ -321,6 +321,73 @@ static void test_csr_key_from_signer(void **state)
     client_free(&c);
 }
 
+/* The signer's DER as the server parsed it: the bytes the client sent, and the key behind it. */
+static void check_opened_signer(scep_ctx *ctx, X509 *signer, EVP_PKEY *key, int expect_fast)
+{
+    client c;
+    client_init(&c, ctx, key, SCEP_DIGEST_SHA256);
+    X509_free(c.signer);
+    c.signer = signer;
+    scep_msg_params p = request_params(&c, SCEP_MSG_PKCS_REQ, tu_test_ca()->ca_cert,
+                                       SCEP_CIPHER_AES128_CBC, SCEP_DIGEST_SHA256);
+    unsigned char *der = NULL, *sent = NULL, *got = NULL;
+    size_t len = 0;
+    assert_int_equal(scep_msg_encode(ctx, &p, &der, &len), SCEP_OK);
+    scep_msg *req = server_decode(ctx, der, len);
+    int sent_len = i2d_X509(signer, &sent), got_len = i2d_X509(req->signer_cert, &got);
+    assert_int_equal(sent_len, got_len);
+    assert_memory_equal(sent, got, (size_t)sent_len);
+    EVP_PKEY *opened = X509_get0_pubkey(req->signer_cert);
+    assert_non_null(opened);
+    assert_int_equal(EVP_PKEY_eq(opened, key), 1);
+    /* The fast path reads the key with the RSAPublicKey codec: a key that no provider made. */
+    if (expect_fast)
+        assert_null(EVP_PKEY_get0_provider(opened));
+    else
+        assert_non_null(EVP_PKEY_get0_provider(opened));
+    OPENSSL_free(sent);
+    OPENSSL_free(got);
+    OPENSSL_free(der);
+    scep_msg_free(req);
+    client_free(&c);
+}
+
+/* An RSA certificate whose SubjectPublicKeyInfo omits the NULL parameters: valid, but OpenSSL
+ * encodes the key back with them, so the fast path must not keep it. */
+static X509 *cert_without_rsa_params(EVP_PKEY *key)
+{
+    X509 *cert = tu_cert(key, "device-1", NULL, key, 0, KU_DIGITAL_SIGNATURE, 30);
+    assert_int_equal(X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert),
+                                            OBJ_nid2obj(NID_rsaEncryption), V_ASN1_UNDEF, NULL,
+                                            NULL, 0),
+                     1);
+    assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+    return cert;
+}
+
+static void test_signer_key_without_decoder(void **state)
+{
+    (void)state;
+    EVP_PKEY *rsa = tu_rsa_key(2048, 5);
+    X509 *plain = NULL;
+    X509_NAME *subject = name_of("device-1");
+    assert_int_equal(scep_selfsigned_signer(tu_ctx(0), rsa, subject, 1, SCEP_DIGEST_SHA256, &plain),
+                     SCEP_OK);
+    X509_NAME_free(subject);
+    check_opened_signer(tu_ctx(0), plain, rsa, 1);
+
+    /* Encodes differently once the key is attached: the ordinary path, same bytes and key. */
+    check_opened_signer(tu_ctx(0), cert_without_rsa_params(rsa), rsa, 0);
+
+    /* Another key type, and a private library context: the ordinary path. */
+    EVP_PKEY *ec = tu_ec_key("P-256", 1);
+    check_opened_signer(tu_ctx(0), tu_cert(ec, "device-1", NULL, ec, 0, KU_DIGITAL_SIGNATURE, 30),
+                        ec, 0);
+    check_opened_signer(tu_ctx(1), tu_cert(rsa, "device-1", NULL, rsa, 0, KU_DIGITAL_SIGNATURE, 30),
+                        rsa, 0);
+    ERR_clear_error();
+}
+
 static void test_cert_poll(void **state)
 {
     (void)state;
@@ -479,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_legacy_des_md5),
         cmocka_unit_test(test_renewal_req),
         cmocka_unit_test(test_csr_key_from_signer),
+        cmocka_unit_test(test_signer_key_without_decoder),
         cmocka_unit_test(test_cert_poll),
         cmocka_unit_test(test_get_cert_and_failure),
         cmocka_unit_test(test_get_crl),
