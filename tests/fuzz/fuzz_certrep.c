@@ -1,7 +1,8 @@
 /* libFuzzer: a CertRep as a client decodes it: the signer must be the fixed CA below (or be
  * issued by it), and the envelope opens with a fixed client key, so that seeds made with these
- * keys reach decryption and the certs-only parser. Legacy algorithms are on so that DES and MD5
- * replies get that far too. */
+ * keys reach decryption and the certs-only parser. Half the inputs are decoded with legacy
+ * algorithms on, so that DES and MD5 replies get that far too; the other half in OpenSSL's
+ * default context, where RSA signer certificates take libscep's path without a decoder chain. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -86,7 +87,7 @@ static const char client_cert_pem[] =
     "4ndzgk4PPEiiKA==\n"
     "-----END CERTIFICATE-----\n";
 
-static scep_ctx *client_ctx;
+static scep_ctx *client_ctx, *legacy_ctx;
 static STACK_OF(X509) * trusted;
 static scep_recipient client;
 
@@ -102,7 +103,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    scep_ctx_options opts = {.allow_legacy = 1};
+    scep_ctx_options opts = {.allow_legacy = 0}, legacy = {.allow_legacy = 1};
     BIO *key = BIO_new_mem_buf(client_key_pem, -1);
     client.key = PEM_read_bio_PrivateKey(key, NULL, NULL, NULL);
     BIO_free(key);
@@ -110,7 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     trusted = sk_X509_new_null();
     X509 *ca = read_cert(ca_cert_pem);
     if (client.key == NULL || client.cert == NULL || ca == NULL || trusted == NULL ||
-        !sk_X509_push(trusted, ca) || scep_ctx_new(&opts, &client_ctx) != SCEP_OK)
+        !sk_X509_push(trusted, ca) || scep_ctx_new(&opts, &client_ctx) != SCEP_OK ||
+        scep_ctx_new(&legacy, &legacy_ctx) != SCEP_OK)
         abort();
     return 0;
 }
@@ -119,8 +121,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     scep_open_options open_opts = {.trusted_signers = trusted};
     scep_decrypt_options decrypt = {.recipients = &client, .n_recipients = 1};
+    /* Odd-sized inputs in OpenSSL's default context (RSA signer certificates without a decoder
+     * chain), the others with legacy algorithms on. */
+    scep_ctx *ctx = (size & 1) ? client_ctx : legacy_ctx;
     scep_msg *msg = NULL;
-    if (scep_msg_decode(client_ctx, data, size, &open_opts, &decrypt, &msg, NULL) == SCEP_OK)
+    if (scep_msg_decode(ctx, data, size, &open_opts, &decrypt, &msg, NULL) == SCEP_OK)
         scep_msg_free(msg);
     return 0;
 }
