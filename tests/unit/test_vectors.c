@@ -352,6 +352,40 @@ static void check_reply(const vector *v, const scep_msg *msg)
     assert_name(X509_get_subject_name(issued), need(v, "issued_subject"), "issued subject");
 }
 
+/* A vector opened (signature and attributes, not the envelope) in ctx. */
+static scep_msg *open_only(const vector *v, scep_ctx *ctx)
+{
+    size_t len;
+    unsigned char *der = read_vector_file(need(v, "file"), &len);
+    opener o;
+    opener_init(&o, v);
+    scep_msg *msg = NULL;
+    scep_diag diag = {{0}};
+    scep_err err = scep_msg_open(ctx, der, len, &o.open_opts, &msg, &diag);
+    if (err != SCEP_OK)
+        fail_msg("%s: %s (%s)", need(v, "file"), scep_strerror(err), diag.text);
+    opener_free(&o);
+    free(der);
+    return msg;
+}
+
+/* In OpenSSL's default context every real client's RSA signer certificate takes libscep's path
+ * without a decoder chain (a key no provider made), and it opens to the same certificate and
+ * key as on the ordinary path, which a legacy context takes. (A CertRep's signer is the
+ * trusted certificate the client passed in, not the copy inside the message.) */
+static void check_fast_signer(const vector *v)
+{
+    scep_msg *fast = open_only(v, tu_ctx(0)), *ordinary = open_only(v, tu_ctx(1));
+    EVP_PKEY *key = X509_get0_pubkey(fast->signer_cert);
+    assert_non_null(key);
+    assert_null(EVP_PKEY_get0_provider(key));
+    assert_non_null(EVP_PKEY_get0_provider(X509_get0_pubkey(ordinary->signer_cert)));
+    assert_int_equal(X509_cmp(fast->signer_cert, ordinary->signer_cert), 0);
+    assert_int_equal(EVP_PKEY_eq(key, X509_get0_pubkey(ordinary->signer_cert)), 1);
+    scep_msg_free(fast);
+    scep_msg_free(ordinary);
+}
+
 static void test_vector(void **state)
 {
     const vector *v = *state;
@@ -361,10 +395,12 @@ static void test_vector(void **state)
     if (err != SCEP_OK)
         fail_msg("%s: %s (%s)", need(v, "file"), scep_strerror(err), diag.text);
     check_header(v, msg);
-    if (is_request(v))
+    if (is_request(v)) {
+        check_fast_signer(v);
         check_request(v, msg);
-    else
+    } else {
         check_reply(v, msg);
+    }
     scep_msg_free(msg);
 }
 
