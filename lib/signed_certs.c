@@ -85,7 +85,9 @@ static int attach_all(CMS_ContentInfo *cms)
 static CMS_ContentInfo *fast_d2i(const scep_ctx *ctx, const unsigned char *der, size_t len,
                                  size_t max)
 {
-    /* A private library context would have to reach the certificates too: ordinary path. */
+    /* d2i_CMS_ContentInfo() also hands the CMS's library context to its certificates and
+     * SignerInfos; ASN1_item_d2i_ex() leaves them at NULL, OpenSSL's default context. That is
+     * the same only when ctx uses the default context: any other takes the ordinary path. */
     if (ctx == NULL || ctx->libctx != NULL || ctx->keyless_libctx == NULL || der == NULL ||
         len == 0 || len > max || len > LONG_MAX)
         return NULL;
