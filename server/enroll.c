@@ -167,6 +167,45 @@ static void record_for(X509 *cert, const store_request *r, store_cert *rec)
     rec->der_len = n > 0 ? (size_t)n : 0;
 }
 
+/* How a fresh certificate goes to the store: the store's verdict. */
+typedef store_status (*store_issued_fn)(exchange *x, const store_request *r, const store_cert *rec,
+                                        void *arg);
+
+/*
+ * Issues a certificate for csr and stores it with put, drawing another serial when the store
+ * already holds one (up to three certificates); answers SUCCESS once it is stored. Returns the
+ * store's last verdict, or STORE_EXISTS with a reason in why when no certificate could be made
+ * or kept.
+ */
+static store_status issue_and_store(exchange *x, X509_REQ *csr, const store_request *r,
+                                    store_issued_fn put, void *arg, char *why, size_t len)
+{
+    for (int attempt = 0; csr != NULL && attempt < 3; attempt++) {
+        X509 *cert = issue_cert(x, csr, why, len);
+        if (cert == NULL)
+            break;
+        store_cert rec;
+        record_for(cert, r, &rec);
+        store_status s = put(x, r, &rec, arg);
+        OPENSSL_free(rec.der);
+        if (s == STORE_OK && x->renewing != NULL)
+            supersede(x);
+        if (s == STORE_OK)
+            answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
+        X509_free(cert);
+        if (s != STORE_EXISTS)
+            return s;
+    }
+    return STORE_EXISTS;
+}
+
+static store_status put_for_approved(exchange *x, const store_request *r, const store_cert *rec,
+                                     void *arg)
+{
+    (void)arg;
+    return x->st->ops->cert_issue(x->st, rec, r->id, REQUEST_APPROVED);
+}
+
 /* Issues the certificate of an APPROVED request, exactly once across processes. */
 static void issue(exchange *x, const store_request *r)
 {
@@ -179,70 +218,50 @@ static void issue(exchange *x, const store_request *r)
     }
     X509_REQ *csr = x->req->csr ? x->req->csr : owned;
     char why[160] = "cannot read the stored request";
-    for (int attempt = 0; csr != NULL && attempt < 3; attempt++) {
-        X509 *cert = issue_cert(x, csr, why, sizeof(why));
-        if (cert == NULL)
-            break;
-        store_cert rec;
-        record_for(cert, r, &rec);
-        store_status s = x->st->ops->cert_issue(x->st, &rec, r->id, REQUEST_APPROVED);
-        OPENSSL_free(rec.der);
-        if (s == STORE_OK && x->renewing != NULL)
-            supersede(x);
-        if (s == STORE_OK)
-            answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
-        X509_free(cert);
-        if (s == STORE_EXISTS)
-            continue; /* a serial collision: draw another */
-        X509_REQ_free(owned);
-        if (s == STORE_CONFLICT) {
-            /* Another worker or process moved it first: answer what it decided. */
-            store_request now = {0};
-            if (x->st->ops->request_get_by_id(x->st, r->id, &now) == STORE_OK &&
-                now.state != REQUEST_APPROVED)
-                resume(x, &now);
-            else
-                reply_text(x->out, 503, "transaction changed while issuing, retry");
-            store_request_clear(&now);
-        } else if (s != STORE_OK)
-            store_down(x, s);
-        return;
-    }
+    store_status s = issue_and_store(x, csr, r, put_for_approved, NULL, why, sizeof(why));
     X509_REQ_free(owned);
-    answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+    if (s == STORE_EXISTS) {
+        answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+    } else if (s == STORE_CONFLICT) {
+        /* Another worker or process moved it first: answer what it decided. */
+        store_request now = {0};
+        if (x->st->ops->request_get_by_id(x->st, r->id, &now) == STORE_OK &&
+            now.state != REQUEST_APPROVED)
+            resume(x, &now);
+        else
+            reply_text(x->out, 503, "transaction changed while issuing, retry");
+        store_request_clear(&now);
+    } else if (s != STORE_OK) {
+        store_down(x, s);
+    }
 }
 
 static void taken_meanwhile(exchange *x, const store_request *stored, const char *key_id);
+
+/* arg: the store_request the store holds under the transactionID when it is taken. */
+static store_status put_with_request(exchange *x, const store_request *r, const store_cert *rec,
+                                     void *arg)
+{
+    store_request *stored = arg;
+    store_request_clear(stored);
+    return x->st->ops->request_issue(x->st, r, rec, stored);
+}
 
 /* A new request under automatic approval: the certificate and the request go to the store in
  * one commit, already ISSUED, so no other exchange ever sees it half done. */
 static void issue_new(exchange *x, const store_request *r)
 {
     char why[160] = "cannot issue";
-    for (int attempt = 0; attempt < 3; attempt++) {
-        X509 *cert = issue_cert(x, x->req->csr, why, sizeof(why));
-        if (cert == NULL)
-            break;
-        store_cert rec;
-        record_for(cert, r, &rec);
-        store_request stored = {0};
-        store_status s = x->st->ops->request_issue(x->st, r, &rec, &stored);
-        OPENSSL_free(rec.der);
-        if (s == STORE_OK && x->renewing != NULL)
-            supersede(x);
-        if (s == STORE_OK)
-            answer(x, SCEP_STATUS_SUCCESS, 0, NULL, cert);
-        X509_free(cert);
-        if (s == STORE_CONFLICT)
-            taken_meanwhile(x, &stored, r->key_id);
-        store_request_clear(&stored);
-        if (s == STORE_EXISTS)
-            continue; /* a serial collision: draw another */
-        if (s != STORE_OK && s != STORE_CONFLICT)
-            store_down(x, s);
-        return;
-    }
-    answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+    store_request stored = {0};
+    store_status s =
+        issue_and_store(x, x->req->csr, r, put_with_request, &stored, why, sizeof(why));
+    if (s == STORE_EXISTS)
+        answer(x, SCEP_STATUS_FAILURE, SCEP_FAIL_BAD_REQUEST, why, NULL);
+    else if (s == STORE_CONFLICT)
+        taken_meanwhile(x, &stored, r->key_id);
+    else if (s != STORE_OK)
+        store_down(x, s);
+    store_request_clear(&stored);
 }
 
 /* Answers from the transaction's stored state: the same answer every time it is asked. */
