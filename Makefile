@@ -40,7 +40,7 @@ interop: all
 
 # The load generator, and the scepd / micromdm / RSA-ceiling comparison (docs/performance.md).
 bench: all
-	cmake --build $(BUILD) --target scep-bench -j$(JOBS)
+	cmake --build $(BUILD) --target scep-bench scep-floor -j$(JOBS)
 
 bench-compare: bench
 	bench/run-compare

@@ -128,6 +128,10 @@ int bench_http(bench_conn *c, const char *method, const char *target, const unsi
 
 /* prepare.c */
 int bench_target_open(bench_target *t, const bench_opts *o, char *err, size_t errlen);
+/* The same without a server: certs are a CA's (and its RA's) as GetCACert would answer them
+ * (references are taken); the algorithms are o's, or AES-128-CBC and SHA-256. */
+int bench_target_local(bench_target *t, const bench_opts *o, STACK_OF(X509) * certs, char *err,
+                       size_t errlen);
 void bench_target_close(bench_target *t);
 int bench_prepare(const bench_target *t, const bench_opts *o, bench_req *reqs, char *err,
                   size_t errlen);

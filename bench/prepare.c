@@ -116,24 +116,59 @@ static int make_pool(bench_target *t, const bench_opts *o, char *err, size_t err
     return 0;
 }
 
-int bench_target_open(bench_target *t, const bench_opts *o, char *err, size_t errlen)
+/* What both kinds of target share once the CA is known: the algorithms and the key pool. */
+static int finish_target(bench_target *t, const bench_opts *o, char *err, size_t errlen)
 {
-    memset(t, 0, sizeof(*t));
-    scep_ctx_options co = {.allow_legacy = o->legacy};
-    if (bench_url_parse(o->url, &t->url, err, errlen) != 0)
-        return -1;
-    if (scep_ctx_new(&co, &t->ctx) != SCEP_OK) {
-        snprintf(err, errlen, "cannot create a SCEP context");
-        return -1;
-    }
-    if (fetch_caps(t, o, err, errlen) != 0 || fetch_ca(t, o, err, errlen) != 0)
-        return -1;
     if (!scep_cipher_allowed(t->ctx, t->cipher) || !scep_digest_allowed(t->ctx, t->digest)) {
         snprintf(err, errlen, "%s / %s need --legacy", scep_cipher_name(t->cipher),
                  scep_digest_name(t->digest));
         return -1;
     }
     return make_pool(t, o, err, errlen);
+}
+
+static int new_ctx(bench_target *t, const bench_opts *o, char *err, size_t errlen)
+{
+    scep_ctx_options co = {.allow_legacy = o->legacy};
+    if (scep_ctx_new(&co, &t->ctx) != SCEP_OK) {
+        snprintf(err, errlen, "cannot create a SCEP context");
+        return -1;
+    }
+    return 0;
+}
+
+int bench_target_open(bench_target *t, const bench_opts *o, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    if (bench_url_parse(o->url, &t->url, err, errlen) != 0 || new_ctx(t, o, err, errlen) != 0)
+        return -1;
+    if (fetch_caps(t, o, err, errlen) != 0 || fetch_ca(t, o, err, errlen) != 0)
+        return -1;
+    return finish_target(t, o, err, errlen);
+}
+
+int bench_target_local(bench_target *t, const bench_opts *o, STACK_OF(X509) * certs, char *err,
+                       size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    snprintf(t->url.path, sizeof(t->url.path), "/scep");
+    if (new_ctx(t, o, err, errlen) != 0)
+        return -1;
+    t->ca_certs = sk_X509_new_null();
+    for (int i = 0; t->ca_certs != NULL && i < sk_X509_num(certs); i++)
+        if (!X509_up_ref(sk_X509_value(certs, i)) ||
+            !sk_X509_push(t->ca_certs, sk_X509_value(certs, i))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    if (t->ca_certs == NULL ||
+        scep_certs_roles(t->ca_certs, &t->ca, &t->ra_enc, &t->ra_sign) != SCEP_OK) {
+        snprintf(err, errlen, "no CA certificate among the certificates given");
+        return -1;
+    }
+    t->cipher = o->cipher ? o->cipher : SCEP_CIPHER_AES128_CBC;
+    t->digest = o->digest ? o->digest : SCEP_DIGEST_SHA256;
+    return finish_target(t, o, err, errlen);
 }
 
 void bench_target_close(bench_target *t)
