@@ -2,11 +2,12 @@
 BUILD       ?= build
 CHECK_BUILD ?= build-check
 FUZZ_BUILD  ?= build-fuzz
+TSAN_BUILD  ?= build-tsan
 PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
+.PHONY: all check unit threads integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -14,9 +15,9 @@ all: $(BUILD)/CMakeCache.txt
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-# Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, and
-# each fuzzer for a short time.
-check: unit lint install-check demo integration interop
+# Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, the
+# threaded server under TSan, and each fuzzer for a short time.
+check: unit lint install-check demo integration interop threads
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS_CHECK:-20}
 
 unit: $(CHECK_BUILD)/CMakeCache.txt
@@ -25,6 +26,17 @@ unit: $(CHECK_BUILD)/CMakeCache.txt
 
 $(CHECK_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSCEP_SANITIZE=ON
+
+# scepd's threads under ThreadSanitizer: the group-commit store tests and a server under load.
+threads: $(TSAN_BUILD)/CMakeCache.txt bench
+	cmake --build $(TSAN_BUILD) -j$(JOBS) --target scepd test_store_group test_store_sqlite
+	$(TSAN_BUILD)/tests/test_store_group
+	$(TSAN_BUILD)/tests/test_store_sqlite
+	SCEPD=$(TSAN_BUILD)/scepd tests/threads/tsan.sh
+
+$(TSAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
+	  -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread
 
 demo: all
 	$(BUILD)/scep-selfcheck
@@ -67,4 +79,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD) $(TSAN_BUILD)
