@@ -1,8 +1,8 @@
 /* libFuzzer: GetCACert and GetNextCACert answers as a client reads them. Every input goes to
  * the certs-only decoder (then to role assignment and leaf search on what it returns) and to the
- * GetNextCACert decoder, which must find the payload signed by the fixed CA below (or by a
+ * GetNextCACert decoder, which must find the payload signed by the fuzz CA (keys.c) (or by a
  * certificate it issued) before it parses the certificates inside. Seeds in corpus/cacerts were
- * made with the fuzz CA's key (the one in fuzz_message.c). */
+ * made with the fuzz CA's key. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -10,30 +10,10 @@
 
 #include "scep/scep.h"
 
+#include "keys.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* CN=Fuzz CA, as in fuzz_message.c. */
-static const char ca_cert_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIDBDCCAeygAwIBAgIBATANBgkqhkiG9w0BAQsFADASMRAwDgYDVQQDDAdGdXp6\n"
-    "IENBMCAXDTI2MTEyMzE5MzcxN1oYDzIxMjYxMDMwMTkzNzE3WjASMRAwDgYDVQQD\n"
-    "DAdGdXp6IENBMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApA073+Bb\n"
-    "8nolB+naxtAMwFwtypRrnVjB2n5BQjC7qR+jHMIQGXhbdDWGVB8b9yG8jz3gojpz\n"
-    "S6YT5sbs0UCwSutnQX1ZPl/3glzG6ZSXD1xP/yAXHmqwt3uWf7gX/Z2M3pTBkjcS\n"
-    "GR+vZmUEwWuz+CnvzLM4VPIVATXRPIncZ24lLXGX/o0mRoQe3cyhjuokQDkNMZZD\n"
-    "MkXOm8GUPUD47Q74BD4JPqw1KpWlN5JMJ74Zm3+PRsjWksexqFRqLYv1x2AKPCFk\n"
-    "BrbjgvhgP0NaDE/sc6m2ViN2X/Q0NAli8v6FomeFQPNykty0r1fmQZ2slHlCLK4P\n"
-    "SVmZQRdYa/Z8ZwIDAQABo2MwYTAdBgNVHQ4EFgQUxZkotEJeyYa/7DpNNs+jyLgN\n"
-    "E34wHwYDVR0jBBgwFoAUxZkotEJeyYa/7DpNNs+jyLgNE34wDwYDVR0TAQH/BAUw\n"
-    "AwEB/zAOBgNVHQ8BAf8EBAMCAaYwDQYJKoZIhvcNAQELBQADggEBAHB2ioLZlhh+\n"
-    "zL0WmYzYyMVhHR0WjQidbZsLu7k9vNYKvp84L1CpSENVVu+9mSAe+BI326lANrC8\n"
-    "4/Cqy7TTc562U6aZgJB7dn8filVQ7khUGL4iY5rlTj20GaSsde+aF7B312mAMvii\n"
-    "CjDyQdrHnhnANn6d9Yfp20D8dEkRUuEMqD3DZ3e78IZ6AnG5tUGoFXwwpVo96+8B\n"
-    "HM5Rj17uDAShWyWwY3uo8XM/bACCt/DPHJ6EgOm15kFhxuw0+jokQGH/AyBg6cug\n"
-    "rCRhbzr/PYcuZw3eJvwbWNbY09JxxcbYsWU0yLMzUb1LHTYXo+Q+SbNLUDxMI9IR\n"
-    "5vWbdu2jy5A=\n"
-    "-----END CERTIFICATE-----\n";
 
 static scep_ctx *client_ctx;
 static X509 *current_ca;
@@ -42,7 +22,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    BIO *cert = BIO_new_mem_buf(ca_cert_pem, -1);
+    BIO *cert = BIO_new_mem_buf(fuzz_ca_cert_pem, -1);
     current_ca = PEM_read_bio_X509(cert, NULL, NULL, NULL);
     BIO_free(cert);
     if (current_ca == NULL || scep_ctx_new(NULL, &client_ctx) != SCEP_OK)

@@ -10,32 +10,13 @@
 
 #include "scep/scep.h"
 
+#include "keys.h"
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Keys made for the fuzzers only (CN=Fuzz CA, CN=SCEP SIGNER); tests/fuzz/corpus/certrep is
- * signed and encrypted with them. The CA certificate is the one in fuzz_message.c. */
-static const char ca_cert_pem[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIDBDCCAeygAwIBAgIBATANBgkqhkiG9w0BAQsFADASMRAwDgYDVQQDDAdGdXp6\n"
-    "IENBMCAXDTI2MTEyMzE5MzcxN1oYDzIxMjYxMDMwMTkzNzE3WjASMRAwDgYDVQQD\n"
-    "DAdGdXp6IENBMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEApA073+Bb\n"
-    "8nolB+naxtAMwFwtypRrnVjB2n5BQjC7qR+jHMIQGXhbdDWGVB8b9yG8jz3gojpz\n"
-    "S6YT5sbs0UCwSutnQX1ZPl/3glzG6ZSXD1xP/yAXHmqwt3uWf7gX/Z2M3pTBkjcS\n"
-    "GR+vZmUEwWuz+CnvzLM4VPIVATXRPIncZ24lLXGX/o0mRoQe3cyhjuokQDkNMZZD\n"
-    "MkXOm8GUPUD47Q74BD4JPqw1KpWlN5JMJ74Zm3+PRsjWksexqFRqLYv1x2AKPCFk\n"
-    "BrbjgvhgP0NaDE/sc6m2ViN2X/Q0NAli8v6FomeFQPNykty0r1fmQZ2slHlCLK4P\n"
-    "SVmZQRdYa/Z8ZwIDAQABo2MwYTAdBgNVHQ4EFgQUxZkotEJeyYa/7DpNNs+jyLgN\n"
-    "E34wHwYDVR0jBBgwFoAUxZkotEJeyYa/7DpNNs+jyLgNE34wDwYDVR0TAQH/BAUw\n"
-    "AwEB/zAOBgNVHQ8BAf8EBAMCAaYwDQYJKoZIhvcNAQELBQADggEBAHB2ioLZlhh+\n"
-    "zL0WmYzYyMVhHR0WjQidbZsLu7k9vNYKvp84L1CpSENVVu+9mSAe+BI326lANrC8\n"
-    "4/Cqy7TTc562U6aZgJB7dn8filVQ7khUGL4iY5rlTj20GaSsde+aF7B312mAMvii\n"
-    "CjDyQdrHnhnANn6d9Yfp20D8dEkRUuEMqD3DZ3e78IZ6AnG5tUGoFXwwpVo96+8B\n"
-    "HM5Rj17uDAShWyWwY3uo8XM/bACCt/DPHJ6EgOm15kFhxuw0+jokQGH/AyBg6cug\n"
-    "rCRhbzr/PYcuZw3eJvwbWNbY09JxxcbYsWU0yLMzUb1LHTYXo+Q+SbNLUDxMI9IR\n"
-    "5vWbdu2jy5A=\n"
-    "-----END CERTIFICATE-----\n";
-
+/* The client's key, made for the fuzzers only (CN=SCEP SIGNER); tests/fuzz/corpus/certrep is
+ * signed and encrypted with them and with the fuzz CA (keys.c). */
 static const char client_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
     "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQCunlowkPmeC45g\n"
@@ -109,7 +90,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     BIO_free(key);
     client.cert = read_cert(client_cert_pem);
     trusted = sk_X509_new_null();
-    X509 *ca = read_cert(ca_cert_pem);
+    X509 *ca = read_cert(fuzz_ca_cert_pem);
     if (client.key == NULL || client.cert == NULL || ca == NULL || trusted == NULL ||
         !sk_X509_push(trusted, ca) || scep_ctx_new(&opts, &client_ctx) != SCEP_OK ||
         scep_ctx_new(&legacy, &legacy_ctx) != SCEP_OK)
