@@ -79,6 +79,8 @@ static int run(int argc, char **argv)
     ca_free(&ca);
     if (key_id[0] != '\0')
         printf("next CA key id (crl_url {ca}): %s\n", key_id);
+    if (cfg.crl_url[0] != '\0' && strstr(cfg.crl_url, "{ca}") == NULL)
+        fprintf(stderr, "scepd rollover: %s\n", CRL_URL_ROLLOVER_WARNING);
     return 0;
 }
 

@@ -106,6 +106,8 @@ static void announce(const server *srv, const http_server *h)
              srv->cfg.legacy_algorithms ? ", legacy DES/MD5 allowed" : "",
              srv->n_eras == 2 ? ", next CA prepared" : "");
     log_info(stdout, srv->cfg.log_format, line);
+    if (srv->n_eras == 2 && srv->cfg.crl_url[0] != '\0' && strstr(srv->cfg.crl_url, "{ca}") == NULL)
+        log_info(stdout, srv->cfg.log_format, CRL_URL_ROLLOVER_WARNING);
 }
 
 /*

@@ -17,6 +17,13 @@
 int rollover_prepare(const config *c, store *st, time_t switch_at, int days, char *err,
                      size_t errlen);
 
+/* Said by `scepd rollover` and by the server while a next CA is prepared, when crl_url names
+ * one fixed CRL: after the switch it would point the current CA's certificates at the next
+ * CA's CRL. */
+#define CRL_URL_ROLLOVER_WARNING                                                                   \
+    "warning: crl_url has no {ca}: after the switch, certificates of the current CA would "        \
+    "point at the next CA's CRL; put {ca} in it (docs/scepd.md, CRLs)"
+
 /* When the switch should happen by default: overlap_days before the current CA ends (and not
  * before now). */
 time_t rollover_default_switch(const authority *ca, int overlap_days);

@@ -169,7 +169,19 @@ LOWER=$(echo "$OLD_CDP" | tr A-F a-f)
 curl -fs -o /dev/null "$LOWER" || fail "a lower-case key id is refused"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_FIXED/crl/$(printf 'AB%.0s' $(seq 32)).crl")" = 404 ] \
   || fail "an unknown key id is not a 404"
+grep -q "crl_url has no {ca}" "$WORK/scepd.log" rollover.txt && fail "a crl_url with {ca} was warned about"
 ok "crl_url with {ca}: every certificate's CDP serves its own generation's CRL across the switch"
+
+# A fixed crl_url would point the current CA's certificates at the next CA's CRL after the
+# switch: preparing a rollover, and serving with one prepared, say so.
+FIXED=$WORK/fixed
+"$SCEPD" init --dir "$FIXED" --subject "CN=Fixed CDP CA" > /dev/null || fail "init fixed-CDP CA"
+echo "crl_url = http://127.0.0.1:$PORT_FIXED/crl/ca.crl" >> "$FIXED/scepd.conf"
+"$SCEPD" rollover --dir "$FIXED" --switch-in 3600 > /dev/null 2> fixed-rollover.err || fail "rollover of the fixed-CDP CA"
+grep -q "crl_url has no {ca}" fixed-rollover.err || fail "scepd rollover does not warn about a fixed crl_url"
+start_scepd "$FIXED" --challenge s3cret
+grep -q "crl_url has no {ca}" "$WORK/scepd.log" || fail "scepd serve does not warn about a fixed crl_url with a next CA prepared"
+ok "a fixed crl_url is warned about by scepd rollover and by the server while a next CA waits"
 
 # auto_rollover_days: a CA ending within that many days gets its successor prepared by itself,
 # switching at its expiry.
