@@ -62,7 +62,7 @@ static double thread_cpu(void)
 typedef struct floor_run {
     config cfg;
     authority ca;
-    scep_ctx *ctx; /* scepd's: default options, as `scepd serve` makes it */
+    scep_ctx *ctx; /* as `scepd serve` makes it from the configuration */
     bench_target t;
     bench_opts o;
     bench_req *reqs;
@@ -186,7 +186,9 @@ static int setup(floor_run *f, const char *dir, long count)
     char err[512];
     if (cli_load_config("floor", dir, &f->cfg) != 0)
         return -1;
-    if (scep_ctx_new(NULL, &f->ctx) != SCEP_OK || ca_load(&f->ca, &f->cfg, err, sizeof(err)) != 0) {
+    scep_ctx_options opts = {.allow_legacy = f->cfg.legacy_algorithms};
+    if (scep_ctx_new(&opts, &f->ctx) != SCEP_OK ||
+        ca_load(&f->ca, &f->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "scep-floor: cannot load the CA: %s\n", err);
         return -1;
     }

@@ -155,12 +155,14 @@ int bench_target_local(bench_target *t, const bench_opts *o, STACK_OF(X509) * ce
     if (new_ctx(t, o, err, errlen) != 0)
         return -1;
     t->ca_certs = sk_X509_new_null();
-    for (int i = 0; t->ca_certs != NULL && i < sk_X509_num(certs); i++)
-        if (!X509_up_ref(sk_X509_value(certs, i)) ||
-            !sk_X509_push(t->ca_certs, sk_X509_value(certs, i))) {
+    for (int i = 0; t->ca_certs != NULL && i < sk_X509_num(certs); i++) {
+        X509 *cert = sk_X509_value(certs, i);
+        if (!sk_X509_push(t->ca_certs, cert)) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
+        X509_up_ref(cert); /* pushed: bench_target_close drops it */
+    }
     if (t->ca_certs == NULL ||
         scep_certs_roles(t->ca_certs, &t->ca, &t->ra_enc, &t->ra_sign) != SCEP_OK) {
         snprintf(err, errlen, "no CA certificate among the certificates given");
