@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit threads integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
+.PHONY: all check unit threads sanitized integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -16,8 +16,9 @@ $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
 # Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, the
-# threaded server under TSan, and each fuzzer for a short time.
-check: unit lint install-check demo integration interop threads
+# system suites (also against sanitized binaries), the threaded server under TSan, and each
+# fuzzer for a short time.
+check: unit lint install-check demo integration interop sanitized threads
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS_CHECK:-20}
 
 unit: $(CHECK_BUILD)/CMakeCache.txt
@@ -26,6 +27,10 @@ unit: $(CHECK_BUILD)/CMakeCache.txt
 
 $(CHECK_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(CHECK_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSCEP_SANITIZE=ON
+
+# The integration and interop suites against the ASan + UBSan scepd and scep that `unit` built.
+sanitized: unit bench
+	scripts/run-sanitized $(CHECK_BUILD)
 
 # scepd's threads under ThreadSanitizer: the group-commit store tests and a server under load.
 threads: $(TSAN_BUILD)/CMakeCache.txt bench
