@@ -183,12 +183,15 @@ static int parse_args(int argc, char **argv, const char **dir, long *count, long
 
 static int setup(floor_run *f, const char *dir, long count)
 {
-    char err[512];
+    char err[512] = "";
     if (cli_load_config("floor", dir, &f->cfg) != 0)
         return -1;
     scep_ctx_options opts = {.allow_legacy = f->cfg.legacy_algorithms};
-    if (scep_ctx_new(&opts, &f->ctx) != SCEP_OK ||
-        ca_load(&f->ca, &f->cfg, err, sizeof(err)) != 0) {
+    if (scep_ctx_new(&opts, &f->ctx) != SCEP_OK) {
+        fprintf(stderr, "scep-floor: cannot create a SCEP context\n");
+        return -1;
+    }
+    if (ca_load(&f->ca, &f->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "scep-floor: cannot load the CA: %s\n", err);
         return -1;
     }
