@@ -7,7 +7,7 @@ PREFIX      ?= /usr/local
 FUZZ_SECONDS ?= 60
 JOBS        ?= $(shell nproc)
 
-.PHONY: all check unit threads sanitized integration interop demo bench bench-compare fuzz fuzz-build install install-check lint format clean
+.PHONY: all check unit threads sanitized integration interop hostile postgresql ha hsm ui demo bench bench-compare fuzz fuzz-build fuzz-campaign install install-check packages lint format clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j$(JOBS)
@@ -15,10 +15,10 @@ all: $(BUILD)/CMakeCache.txt
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX)
 
-# Every test: unit tests under ASan+UBSan, lint, the installed library, the self-check, the
-# system suites (also against sanitized binaries), the threaded server under TSan, and each
-# fuzzer for a short time.
-check: unit lint install-check demo integration interop sanitized threads
+# Every test: unit tests under ASan+UBSan, lint, the installed library, the Debian packages, the
+# self-check, the system suites (also against sanitized binaries), the hostile clients, the
+# threaded server under TSan, and each fuzzer for a short time.
+check: unit lint install-check packages demo integration interop hostile postgresql ha hsm ui sanitized threads
 	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS_CHECK:-20}
 
 unit: $(CHECK_BUILD)/CMakeCache.txt
@@ -51,13 +51,35 @@ demo: all
 integration: all bench
 	tests/integration/run-all
 
+# Attacks on a running scepd over loopback: limits hold, others are served, memory stays bounded.
+hostile: all bench
+	tests/hostile/run-all
+
+# The store on PostgreSQL 15 (a server each suite starts): the contract, races, scepd end to end.
+postgresql: unit all bench
+	TEST_BIN=$(CHECK_BUILD)/tests tests/postgresql/run-all
+
+# Three nodes, HAProxy and a PostgreSQL pair in network namespaces, under load and failures
+# (root; about two minutes), then the same with a fail-back to the first primary.
+ha: all bench
+	tests/ha/ha.sh
+	tests/ha/failback.sh
+
+# The web console in headless Chromium (tests/ui/: playwright-core, installed by npm ci).
+ui: all
+	tests/ui/console.sh
+
 # Real peers (micromdm, strongSwan, certmonger) against our programs.
 interop: all
 	tests/interop/run-all
 
+# CA and RA keys in a PKCS#11 token (SoftHSM2): the token's checks, then interop and lifecycle.
+hsm: bench
+	tests/hsm/run-all
+
 # The load generator, and the scepd / micromdm / RSA-ceiling comparison (docs/performance.md).
 bench: all
-	cmake --build $(BUILD) --target scep-bench scep-floor -j$(JOBS)
+	cmake --build $(BUILD) --target scep-bench scep-floor scep-keyspeed -j$(JOBS)
 
 bench-compare: bench
 	bench/run-compare
@@ -71,11 +93,19 @@ $(FUZZ_BUILD)/CMakeCache.txt:
 fuzz: fuzz-build
 	scripts/run-fuzzers $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# A campaign (not in CI): an hour per harness by default, corpora minimised into tests/fuzz/corpus.
+fuzz-campaign: fuzz-build
+	scripts/fuzz-campaign $(FUZZ_BUILD) $${FUZZ_CAMPAIGN_SECONDS:-3600} $(FUZZERS)
+
 install: all
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
 install-check: all
 	scripts/check-install $(BUILD)
+
+# The Debian packages built from a copy of the tree, installed, used, purged (needs root).
+packages:
+	tests/packages/packages.sh
 
 lint:
 	scripts/lint

@@ -38,6 +38,11 @@ typedef struct bench_opts {
     int timeout;           /* seconds per HTTP exchange */
     int kv;                /* one machine-readable line instead of the report */
     const char *label;     /* printed with the result */
+    const char *save_dir;  /* --save: every request, its key and its outcome go there */
+    long retries;          /* --retry: rounds of resending what failed for want of a server */
+    long retry_wait_ms;    /* --retry-wait: pause before each round */
+    long start_at_ms;      /* --start-at: fire at this wall-clock time (ms since the epoch) */
+    long refused_wait_ms;  /* --refused-wait: a 503 is sent again after this pause; 0: never */
 } bench_opts;
 
 /* One enrollment: what is sent (built before the clock starts) and what came back. */
@@ -56,6 +61,14 @@ typedef struct bench_req {
     unsigned char *body; /* free */
     size_t body_len;
     uint64_t start_ns, end_ns;
+    /* Verification, written by the one thread that verified it. */
+    int verified;     /* a SUCCESS whose certificate checked out */
+    char serial[72];  /* its serial, hex upper-case */
+    char outcome[16]; /* "ok", "transport", "http-503", "bad-reply", "not-success", "bad-cert" */
+    /* Resends (retry.c): how many times it was sent, and what the first send got. */
+    int attempts;
+    char first_outcome[16];
+    long long sent_at_ms; /* the last send, wall clock: to tell what the store had before it */
 } bench_req;
 
 /* The server as GetCACert and GetCACaps describe it, and the requesters' key pool. */
@@ -78,6 +91,10 @@ typedef struct bench_load {
     long transport_errs; /* no HTTP answer at all */
     long reconnects;     /* keep-alive connections the server closed and we reopened */
     double own_cpu;      /* this process's user+system seconds in the window */
+    /* --refused-wait: the 503s answered in the window, and how long each took. */
+    long refused;
+    long refused_no_retry_after; /* of those, without a Retry-After header */
+    uint64_t *refused_ns;        /* refused entries; free */
 } bench_load;
 
 /* What verification found. */
@@ -112,6 +129,7 @@ typedef struct bench_conn {
 
 typedef struct bench_reply {
     int status;
+    int retry_after; /* the Retry-After header in seconds; -1: none */
     char content_type[64];
     unsigned char *body; /* free */
     size_t len;
@@ -139,14 +157,34 @@ void bench_req_clear(bench_req *r);
 
 /* load.c */
 int bench_fire(const bench_target *t, const bench_opts *o, bench_req *reqs, bench_load *out);
+/* The same for the n requests reqs[idx[0..n)] only. */
+int bench_fire_some(const bench_target *t, const bench_opts *o, bench_req *reqs, const long *idx,
+                    long n, bench_load *out);
 
 /* verify.c */
 void bench_verify(const bench_target *t, const bench_opts *o, bench_req *reqs, bench_verdict *out);
+/* The same for reqs[idx[0..n)] only, every one of them. */
+void bench_verify_some(const bench_target *t, bench_req *reqs, const long *idx, long n,
+                       bench_verdict *out);
+
+/* retry.c: --retry. Resends, byte for byte, each request that got no answer or a 502, 503 or
+ * 504, up to o->retries rounds, and verifies the new answers. Returns the resends made. */
+long bench_retry(const bench_target *t, const bench_opts *o, bench_req *reqs, bench_load *load,
+                 bench_verdict *v);
+
+/* save.c: DIR/results ("TRANSACTIONID ok SERIAL" or "TRANSACTIONID failed -" per request, then
+ * the number of sends, the outcomes of the first and the last, and the wall-clock time of the
+ * last send in milliseconds) and,
+ * per request, DIR/TRANSACTIONID.req (the PKCSReq, DER), .key (its requester's key, PEM, 0600)
+ * and .crt (its signer certificate): enough to send it again and open the answer. */
+int bench_save(const bench_target *t, const bench_opts *o, const bench_req *reqs, char *err,
+               size_t errlen);
 
 /* proc.c */
 int bench_proc_read(long pid, bench_proc *out);
 double bench_own_cpu(void);
 uint64_t bench_now_ns(void);
+void bench_pause_ms(long ms);
 /* Calls fn(arg, i) for i = 0, stride, 2 * stride, ... below n, on one thread per core. */
 void bench_parallel(long n, long stride, void (*fn)(void *arg, long i), void *arg);
 

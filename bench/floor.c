@@ -33,8 +33,8 @@
 #include <openssl/rsa.h>
 
 #include "bench.h"
-#include "ca.h"
-#include "cli.h"
+#include "ca/ca.h"
+#include "admin/cli.h"
 
 static const char usage_text[] =
     "usage: scep-floor --dir DIR [-n N] [-r ROUNDS] [-t THREADS]\n"
@@ -69,7 +69,8 @@ typedef struct floor_run {
     int threads;
 } floor_run;
 
-/* scepd's certificate check of a self-signed signer (enroll.c is_self_signed). */
+/* scepd's certificate check of a self-signed signer (policy_self_signed in
+ * server/policy/request_policy.c). */
 static int self_signed_ok(X509 *cert)
 {
     EVP_PKEY *key = X509_get0_pubkey(cert);

@@ -173,6 +173,7 @@ typedef struct head {
     int status;
     long content_length; /* -1: none */
     int chunked, close;
+    int retry_after; /* seconds; -1: none */
     char content_type[64];
 } head;
 
@@ -200,6 +201,12 @@ static int parse_head(const char *h, size_t len, head *out)
         out->close = 0;
     if (header(h, end, "Content-Type", out->content_type, sizeof(out->content_type)) != 0)
         out->content_type[0] = '\0';
+    out->retry_after = -1;
+    if (header(h, end, "Retry-After", v, sizeof(v)) == 0) {
+        char *e = NULL;
+        long secs = strtol(v, &e, 10);
+        out->retry_after = e != v && *e == '\0' && secs >= 0 && secs < 86400 ? (int)secs : -1;
+    }
     return out->status >= 100 && out->status <= 599 ? 0 : -1;
 }
 
@@ -290,6 +297,7 @@ static int read_reply(bench_conn *c, bench_reply *r, int *got_bytes)
     if (read_body(c, &h, r) != 0)
         return -1;
     r->status = h.status;
+    r->retry_after = h.retry_after;
     memcpy(r->content_type, h.content_type, sizeof(r->content_type));
     if (h.close)
         bench_conn_close(c);
@@ -327,8 +335,13 @@ int bench_http(bench_conn *c, const char *method, const char *target, const unsi
         if (c->fd < 0 && bench_conn_connect(c) != 0)
             return -1;
         int reused = c->used, got = 0;
-        if (send_request(c, method, target, body, len) == 0 && read_reply(c, r, &got) == 0) {
+        /* A server over its limits answers 503 and closes before it reads the request: the
+         * send may fail, and the answer is in the socket all the same. */
+        int sent = send_request(c, method, target, body, len) == 0;
+        if (read_reply(c, r, &got) == 0) {
             c->used = 1;
+            if (!sent)
+                bench_conn_close(c);
             return 0;
         }
         free(r->body);

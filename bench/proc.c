@@ -17,6 +17,13 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+void bench_pause_ms(long ms)
+{
+    struct timespec d = {(time_t)(ms / 1000), (ms % 1000) * 1000000};
+    while (nanosleep(&d, &d) != 0)
+        ;
+}
+
 double bench_own_cpu(void)
 {
     struct rusage ru;

@@ -27,6 +27,12 @@ static const char usage_text[] =
     "      --verify-every K     verify every K-th response only (default 1: all)\n"
     "      --timeout S          seconds per HTTP exchange (default 60)\n"
     "      --label TEXT         a name printed with the result\n"
+    "      --save DIR           write each request, its key and its outcome into DIR\n"
+    "      --retry N            resend what got no answer or a 502/503/504, up to N rounds\n"
+    "      --retry-wait MS      pause before each of those rounds (default 1000)\n"
+    "      --start-at MS        fire at this time (milliseconds since the epoch)\n"
+    "      --refused-wait MS    a 503 is counted as a refusal and sent again after MS, within\n"
+    "                           the timed window (an overload measurement; default 0: never)\n"
     "      --kv                 print one key=value line instead of the report\n"
     "\n"
     "Exit status: 0 every response verified, 1 the run is not valid, 2 usage or setup error.\n";
@@ -79,6 +85,18 @@ static int set_numeric(bench_opts *o, int c, const char *arg)
         rc = number(arg, 1, 3600, &v);
         o->timeout = (int)v;
         break;
+    case 'R':
+        rc = number(arg, 0, 1000, &o->retries);
+        break;
+    case 'W':
+        rc = number(arg, 0, 600000, &o->retry_wait_ms);
+        break;
+    case 'A':
+        rc = number(arg, 1, 1L << 62, &o->start_at_ms);
+        break;
+    case 'w':
+        rc = number(arg, 0, 600000, &o->refused_wait_ms);
+        break;
     }
     return rc;
 }
@@ -103,6 +121,9 @@ static int set_option(bench_opts *o, int c, const char *arg)
         return 0;
     case 'l':
         o->label = arg;
+        return 0;
+    case 'S':
+        o->save_dir = arg;
         return 0;
     case 'x':
     case 'd':
@@ -129,6 +150,11 @@ static int parse(int argc, char **argv, bench_opts *o)
                                              {"timeout", required_argument, NULL, 'T'},
                                              {"label", required_argument, NULL, 'l'},
                                              {"kv", no_argument, NULL, 'K'},
+                                             {"save", required_argument, NULL, 'S'},
+                                             {"retry", required_argument, NULL, 'R'},
+                                             {"retry-wait", required_argument, NULL, 'W'},
+                                             {"start-at", required_argument, NULL, 'A'},
+                                             {"refused-wait", required_argument, NULL, 'w'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     *o = (bench_opts){.count = 1000,
@@ -137,6 +163,7 @@ static int parse(int argc, char **argv, bench_opts *o)
                       .pool = 16,
                       .verify_every = 1,
                       .timeout = 60,
+                      .retry_wait_ms = 1000,
                       .label = ""};
     int c;
     while ((c = getopt_long(argc, argv, "u:c:n:C:m:p:k:h", longopts, NULL)) != -1) {
@@ -164,21 +191,28 @@ typedef struct latency {
     double p50, p99, max; /* milliseconds */
 } latency;
 
-/* Nearest-rank percentiles over the requests that got an HTTP answer. */
-static latency latencies(const bench_req *reqs, long n)
+/* Nearest-rank percentiles of the k durations v (sorted here). */
+static latency percentiles(uint64_t *v, long k)
 {
     latency l = {0, 0, 0};
-    uint64_t *v = calloc((size_t)n, sizeof(*v));
-    long k = 0;
-    for (long i = 0; v && i < n; i++)
-        if (reqs[i].http_status != 0)
-            v[k++] = reqs[i].end_ns - reqs[i].start_ns;
     if (k > 0) {
         qsort(v, (size_t)k, sizeof(*v), cmp_u64);
         l.p50 = (double)v[(k * 50 + 99) / 100 - 1] / 1e6;
         l.p99 = (double)v[(k * 99 + 99) / 100 - 1] / 1e6;
         l.max = (double)v[k - 1] / 1e6;
     }
+    return l;
+}
+
+/* Over the requests that got an HTTP answer (with --refused-wait: the send that was not a 503). */
+static latency latencies(const bench_req *reqs, long n)
+{
+    uint64_t *v = calloc((size_t)n, sizeof(*v));
+    long k = 0;
+    for (long i = 0; v && i < n; i++)
+        if (reqs[i].http_status != 0)
+            v[k++] = reqs[i].end_ns - reqs[i].start_ns;
+    latency l = percentiles(v, k);
     free(v);
     return l;
 }
@@ -190,15 +224,17 @@ typedef struct run {
     double prep_seconds;
     bench_load load;
     bench_verdict v;
+    long resent;
     int have_proc;
     bench_proc before, after;
     latency lat;
+    latency refused_lat; /* of the 503s under --refused-wait */
 } run;
 
 static int valid(const run *r)
 {
     return r->v.ok == r->v.checked && r->v.checked > 0 && r->v.dup_serials == 0 &&
-           r->load.transport_errs == 0;
+           r->load.transport_errs == 0 && r->load.refused_no_retry_after == 0;
 }
 
 static void print_kv(const run *r)
@@ -209,7 +245,9 @@ static void print_kv(const run *r)
            "p99_ms=%.2f max_ms=%.2f transport_errs=%ld reconnects=%ld checked=%ld ok=%ld "
            "http_errs=%ld bad_reply=%ld not_success=%ld bad_cert=%ld dup_serials=%ld "
            "server_cpu_ms=%.3f server_hwm_kib=%ld server_rss_before_kib=%ld bench_cpu_s=%.3f "
-           "cipher=%s digest=%s reply_cipher=%s reply_digest=%s\n",
+           "cipher=%s digest=%s reply_cipher=%s reply_digest=%s resent=%ld refused=%ld "
+           "refused_no_retry_after=%ld refused_p50_ms=%.2f refused_p99_ms=%.2f "
+           "refused_max_ms=%.2f\n",
            r->o.label[0] ? r->o.label : "-", valid(r), r->o.use_get ? "GET" : "POST",
            r->o.concurrency, n, r->load.seconds, (double)n / r->load.seconds, r->lat.p50,
            r->lat.p99, r->lat.max, r->load.transport_errs, r->load.reconnects, r->v.checked,
@@ -217,7 +255,9 @@ static void print_kv(const run *r)
            r->v.dup_serials, srv_cpu >= 0 ? srv_cpu * 1000.0 / (double)n : -1.0,
            r->have_proc ? r->after.hwm_kib : -1, r->have_proc ? r->before.rss_kib : -1,
            r->load.own_cpu, scep_cipher_name(r->t.cipher), scep_digest_name(r->t.digest),
-           scep_cipher_name(r->v.reply_cipher), scep_digest_name(r->v.reply_digest));
+           scep_cipher_name(r->v.reply_cipher), scep_digest_name(r->v.reply_digest), r->resent,
+           r->load.refused, r->load.refused_no_retry_after, r->refused_lat.p50, r->refused_lat.p99,
+           r->refused_lat.max);
 }
 
 static void print_server(const run *r)
@@ -255,6 +295,13 @@ static void print_report(const run *r)
            r->lat.max);
     printf("  transport   %ld without an answer, %ld reconnects\n", r->load.transport_errs,
            r->load.reconnects);
+    if (r->o.refused_wait_ms > 0)
+        printf("  refused     %ld answers 503 (%ld without Retry-After), each sent again after "
+               "%ld ms; 503 latency p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               r->load.refused, r->load.refused_no_retry_after, r->o.refused_wait_ms,
+               r->refused_lat.p50, r->refused_lat.p99, r->refused_lat.max);
+    if (r->o.retries > 0)
+        printf("  resent      %ld times (up to %ld rounds)\n", r->resent, r->o.retries);
     printf("  verified    %ld/%ld ok (%s); %ld HTTP, %ld bad reply, %ld not SUCCESS, %ld bad "
            "certificate, %ld with a duplicate serial\n",
            v->ok, v->checked, r->o.verify_every == 1 ? "all" : "sampled", v->http_errs,
@@ -283,8 +330,10 @@ static int measure(run *r, char *err, size_t errlen)
     if (r->have_proc && bench_proc_read(r->o.pid, &r->after) != 0)
         r->have_proc = 0;
     r->lat = latencies(r->reqs, r->o.count);
+    r->refused_lat = percentiles(r->load.refused_ns, r->load.refused);
     bench_verify(&r->t, &r->o, r->reqs, &r->v);
-    return 0;
+    r->resent = bench_retry(&r->t, &r->o, r->reqs, &r->load, &r->v);
+    return r->o.save_dir ? bench_save(&r->t, &r->o, r->reqs, err, errlen) : 0;
 }
 
 int main(int argc, char **argv)
@@ -309,5 +358,6 @@ int main(int argc, char **argv)
         bench_req_clear(&r.reqs[i]);
     free(r.reqs);
     bench_target_close(&r.t);
+    free(r.load.refused_ns);
     return rc;
 }

@@ -19,6 +19,7 @@ typedef enum outcome {
 typedef struct result {
     outcome out;
     ASN1_INTEGER *serial; /* of a verified certificate */
+    char serial_hex[72];
     scep_cipher cipher;
     scep_digest digest;
     char why[200];
@@ -27,6 +28,7 @@ typedef struct result {
 typedef struct job {
     const bench_target *t;
     bench_req *reqs;
+    const long *idx; /* NULL: reqs[i] is res[i] */
     result *res;
 } job;
 
@@ -59,6 +61,11 @@ static outcome check_cert(const bench_target *t, const bench_req *r, const scep_
         X509_verify(leaf, X509_get0_pubkey(t->ca)) != 1)
         return why(res, OUT_BAD_CERT, "", "the certificate is not issued by the CA");
     res->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(leaf));
+    BIGNUM *bn = res->serial ? ASN1_INTEGER_to_BN(res->serial, NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    snprintf(res->serial_hex, sizeof(res->serial_hex), "%s", hex ? hex : "");
+    OPENSSL_free(hex);
+    BN_free(bn);
     return res->serial ? OUT_OK : why(res, OUT_BAD_CERT, "", "out of memory");
 }
 
@@ -90,24 +97,40 @@ static outcome check_reply(const bench_target *t, const bench_req *r, scep_msg *
     return check_cert(t, r, *m, res);
 }
 
+/* The outcome's name in --save's results. */
+static void name_outcome(bench_req *r, outcome o)
+{
+    static const char *const names[] = {"-",         "ok",          "transport", "http",
+                                        "bad-reply", "not-success", "bad-cert"};
+    if (o == OUT_HTTP)
+        snprintf(r->outcome, sizeof(r->outcome), "http-%d", r->http_status);
+    else
+        snprintf(r->outcome, sizeof(r->outcome), "%s", names[o]);
+}
+
 static void verify_one(void *arg, long i)
 {
     job *j = arg;
-    const bench_req *r = &j->reqs[i];
+    bench_req *r = &j->reqs[j->idx ? j->idx[i] : i];
     result *res = &j->res[i];
     if (r->http_status == 0) {
         res->out = why(res, OUT_NO_ANSWER, "", "no HTTP answer");
+        name_outcome(r, res->out);
         return;
     }
     if (r->http_status != 200 || strcmp(r->content_type, SCEP_CT_PKI_MESSAGE) != 0) {
         char text[96];
         snprintf(text, sizeof(text), "HTTP %d %s", r->http_status, r->content_type);
         res->out = why(res, OUT_HTTP, "", text);
+        name_outcome(r, res->out);
         return;
     }
     scep_msg *m = NULL;
     res->out = check_reply(j->t, r, &m, res);
     scep_msg_free(m);
+    r->verified = res->out == OUT_OK;
+    name_outcome(r, res->out);
+    snprintf(r->serial, sizeof(r->serial), "%s", res->serial_hex);
 }
 
 static int serial_cmp(const void *a, const void *b)
@@ -156,19 +179,31 @@ static void tally(bench_verdict *v, result *res, long n)
     }
 }
 
-void bench_verify(const bench_target *t, const bench_opts *o, bench_req *reqs, bench_verdict *out)
+static void verify(const bench_target *t, bench_req *reqs, const long *idx, long n, long stride,
+                   bench_verdict *out)
 {
     memset(out, 0, sizeof(*out));
-    result *res = calloc((size_t)o->count, sizeof(*res));
+    result *res = calloc((size_t)n, sizeof(*res));
     if (res == NULL) {
         snprintf(out->first_problem, sizeof(out->first_problem), "out of memory");
         return;
     }
-    job j = {t, reqs, res};
-    bench_parallel(o->count, o->verify_every, verify_one, &j);
-    tally(out, res, o->count);
-    out->dup_serials = duplicate_serials(res, o->count);
-    for (long i = 0; i < o->count; i++)
+    job j = {t, reqs, idx, res};
+    bench_parallel(n, stride, verify_one, &j);
+    tally(out, res, n);
+    out->dup_serials = duplicate_serials(res, n);
+    for (long i = 0; i < n; i++)
         ASN1_INTEGER_free(res[i].serial);
     free(res);
+}
+
+void bench_verify(const bench_target *t, const bench_opts *o, bench_req *reqs, bench_verdict *out)
+{
+    verify(t, reqs, NULL, o->count, o->verify_every, out);
+}
+
+void bench_verify_some(const bench_target *t, bench_req *reqs, const long *idx, long n,
+                       bench_verdict *out)
+{
+    verify(t, reqs, idx, n, 1, out);
 }

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_common(common_opts *o, int c, const char *arg)
 {
@@ -56,6 +57,7 @@ int cli_usage(const command *cmd)
 
 int cli_session(const char *cmd, common_opts *o, session *s, int need_ca)
 {
+    memset(s, 0, sizeof(*s)); /* every caller closes it, also after a refusal here */
     if (o->url == NULL)
         return cli_fail(cmd, EXIT_USAGE, "--url is required");
     if (need_ca && o->ca_dir == NULL)

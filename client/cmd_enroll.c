@@ -125,7 +125,7 @@ static X509_NAME *subject_of(const enroll_opts *o)
 static void print_issued(const char *path, X509 *cert)
 {
     char subject[512], serial[80] = "";
-    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+    scep_name_text(X509_get_subject_name(cert), subject, sizeof(subject));
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
     char *hex = bn ? BN_bn2hex(bn) : NULL;
     if (hex)

@@ -19,7 +19,8 @@ static const char getca_usage[] =
     "received; what the other commands read with --ca DIR), ca.pem, and ra.pem / ra-sign.pem\n"
     "when the server has an RA.\n\n"
     "  -o, --out DIR          where to save (created if missing)\n"
-    "      --fingerprint HEX  refuse a CA whose SHA-256 (or SHA-1) fingerprint differs\n"
+    "      --fingerprint HEX  refuse unless the issuing CA or a CA above it in the chain has\n"
+    "                         this SHA-256 (or SHA-1) fingerprint\n"
     "      --der              also save ca.der\n" COMMON_USAGE;
 
 static int parse_common(int argc, char **argv, common_opts *o, const char **out,
@@ -70,22 +71,22 @@ static int run_getcaps(int argc, char **argv)
 static const char *role_of(const session *s, X509 *cert)
 {
     if (cert == s->ca && cert == s->ra_enc)
-        return "CA (also the encryption recipient)";
+        return "CA (issuing CA, also the encryption recipient)";
     if (cert == s->ca)
-        return "CA";
+        return "CA (issuing CA)";
     if (cert == s->ra_enc && cert == s->ra_sign)
         return "RA (encryption and signing)";
     if (cert == s->ra_enc)
         return "RA encryption";
     if (cert == s->ra_sign)
         return "RA signing";
-    return "chain";
+    return "chain (neither recipient nor signer)";
 }
 
 static void print_cert(const session *s, X509 *cert)
 {
     char name[512];
-    X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
+    scep_name_text(X509_get_subject_name(cert), name, sizeof(name));
     printf("%s: %s\n", role_of(s, cert), name);
     static const struct {
         scep_digest d;
@@ -102,8 +103,8 @@ static void print_cert(const session *s, X509 *cert)
 static int save(const session *s, const char *dir, int der)
 {
     char path[4096], err[512];
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return cli_fail("getca", EXIT_ERROR, "cannot create %s: %s", dir, strerror(errno));
+    if (files_make_dirs(dir, 0755, err, sizeof(err)) != 0)
+        return cli_fail("getca", EXIT_ERROR, "%s", err);
     snprintf(path, sizeof(path), "%s/certs.pem", dir);
     int rc = files_write_certs(path, s->ca_certs, err, sizeof(err));
     snprintf(path, sizeof(path), "%s/ca.pem", dir);

@@ -106,6 +106,40 @@ static const struct option *find_option(const char *name)
     return NULL;
 }
 
+static int percent(const char *text)
+{
+    char *end = NULL;
+    long n = text[0] >= '0' && text[0] <= '9' ? strtol(text, &end, 10) : -1;
+    if (end != text && *end == '%')
+        end++;
+    return end != text && *end == '\0' && n >= 0 && n <= 100 ? (int)n : -1;
+}
+
+/* Why a value is not right for the option with this val, or NULL. */
+static const char *value_problem(int val, const char *value)
+{
+    switch (val) {
+    case O_RENEW_AT:
+        return percent(value) < 0 ? "a percentage from 0 to 100" : NULL;
+    case O_CHECK:
+    case O_POLL:
+    case 1003: /* --timeout */
+        return cli_seconds(value) < 1 ? "a whole number of seconds, at least 1" : NULL;
+    case O_MAX_POLL:
+        return cli_seconds(value) < 0 ? "a whole number of seconds" : NULL;
+    default:
+        return NULL;
+    }
+}
+
+static const char *option_name(int val)
+{
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (o->val == val)
+            return o->name;
+    return "?";
+}
+
 /* One `name = value` line (or a bare `name` for a flag). 0, or -1 with a message. */
 static int config_line(char *line, const char *path, int lineno, arglist *a)
 {
@@ -120,6 +154,9 @@ static int config_line(char *line, const char *path, int lineno, arglist *a)
     if (o->has_arg == required_argument) {
         if (value == NULL || value[0] == '\0')
             return cli_fail("watch", -1, "%s:%d: '%s' needs a value", path, lineno, name);
+        const char *why = value_problem(o->val, value);
+        if (why != NULL)
+            return cli_fail("watch", -1, "%s:%d: bad %s '%s': %s", path, lineno, name, value, why);
         return push_copy(a, opt) == 0 && push_copy(a, value) == 0 ? 0 : -1;
     }
     if (value == NULL || !strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
@@ -180,15 +217,6 @@ static void free_args(arglist *a)
         free(a->v[i]);
 }
 
-static int percent(const char *text)
-{
-    char *end = NULL;
-    long n = strtol(text, &end, 10);
-    if (end != text && *end == '%')
-        end++;
-    return end != text && *end == '\0' && n >= 0 && n <= 100 ? (int)n : -1;
-}
-
 static int own_option(watch_config *w, int c, const char *arg, const char **challenge_file)
 {
     switch (c) {
@@ -242,6 +270,9 @@ static int parse(int argc, char **argv, watch_config *w, const char **challenge_
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "u:v", longopts, NULL)) != -1) {
+        const char *why = optarg ? value_problem(c, optarg) : NULL;
+        if (why != NULL)
+            return cli_fail("watch", -2, "bad --%s '%s': %s", option_name(c), optarg, why);
         int done = cli_common(&w->c, c, optarg);
         if (done < 0 || (done == 0 && own_option(w, c, optarg, challenge_file) != 0))
             return -1;
@@ -260,8 +291,9 @@ static int run(int argc, char **argv)
     int rc = EXIT_USAGE;
     if (merge_args(argc, argv, &a) != 0)
         goto out;
-    if (parse(a.n, a.v, &w, &challenge_file) != 0) {
-        rc = cli_usage(&cmd_watch);
+    int parsed = parse(a.n, a.v, &w, &challenge_file);
+    if (parsed != 0) {
+        rc = parsed == -2 ? EXIT_USAGE : cli_usage(&cmd_watch);
         goto out;
     }
     if (challenge_file != NULL) {

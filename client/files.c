@@ -16,6 +16,37 @@ int files_exists(const char *path)
     return stat(path, &sb) == 0;
 }
 
+int files_make_dirs(const char *path, int mode, char *err, size_t errlen)
+{
+    char partial[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(partial)) {
+        snprintf(err, errlen, "bad directory name '%s'", path);
+        return -1;
+    }
+    memcpy(partial, path, n + 1);
+    /* Each parent in turn, then the directory itself. */
+    for (char *p = partial + 1;; p++) {
+        char saved = *p;
+        if (saved != '/' && saved != '\0')
+            continue;
+        *p = '\0';
+        if (mkdir(partial, (mode_t)mode) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %s: %s", partial, strerror(errno));
+            return -1;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
 static BIO *open_read(const char *path, char *err, size_t errlen)
 {
     BIO *bio = BIO_new_file(path, "rb");
@@ -29,6 +60,12 @@ EVP_PKEY *files_read_key(const char *path, char *err, size_t errlen)
     BIO *bio = open_read(path, err, errlen);
     if (bio == NULL)
         return NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && (sb.st_mode & 077) != 0)
+        fprintf(stderr,
+                "scep: warning: the private key %s is readable by group or others (mode "
+                "%04o): chmod 600 it\n",
+                path, (unsigned)(sb.st_mode & 07777));
     EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
     if (key == NULL && BIO_reset(bio) == 0)
         key = d2i_PrivateKey_bio(bio, NULL);

@@ -21,5 +21,7 @@ int files_write_crl(const char *path, X509_CRL *crl, int der, char *err, size_t 
 int files_write_atomic(const char *path, const void *data, size_t len, int mode, char *err,
                        size_t errlen);
 int files_exists(const char *path);
+/* Creates the directory path and its missing parents (mkdir -p). 0, or -1 with err. */
+int files_make_dirs(const char *path, int mode, char *err, size_t errlen);
 
 #endif

@@ -101,8 +101,10 @@ int session_caps(session *s)
 
 static int set_roles(session *s)
 {
-    if (scep_certs_roles(s->ca_certs, &s->ca, &s->ra_enc, &s->ra_sign) != SCEP_OK)
-        return fail(s, EXIT_BAD_REPLY, "no CA certificate among the server's certificates");
+    scep_diag diag = {{0}};
+    if (scep_certs_roles_diag(s->ca_certs, &s->ca, &s->ra_enc, &s->ra_sign, &diag) != SCEP_OK)
+        return fail(s, EXIT_BAD_REPLY, "no issuing CA among the server's certificates: %s",
+                    diag.text);
     return EXIT_OK;
 }
 
@@ -136,9 +138,11 @@ int session_fetch_ca(session *s, const char *fingerprint)
     if (rc == EXIT_OK)
         rc = parse_ca_reply(s, &r);
     http_response_clear(&r);
-    if (rc == EXIT_OK && fingerprint != NULL && !scep_cert_fingerprint_matches(s->ca, fingerprint))
-        rc = fail(s, EXIT_UNTRUSTED, "the CA certificate does not match fingerprint %s",
-                  fingerprint);
+    /* The pin may name the issuing CA or a CA above it (the root of [intermediate, root]). */
+    if (rc == EXIT_OK && fingerprint != NULL &&
+        !scep_certs_chain_fingerprint_matches(s->ca_certs, s->ca, fingerprint))
+        rc = fail(s, EXIT_UNTRUSTED,
+                  "neither the issuing CA nor a CA above it matches fingerprint %s", fingerprint);
     return rc;
 }
 

@@ -82,7 +82,7 @@ static int fetch_next_ca(session *s, const watch_paths *p, STACK_OF(X509) * *nex
     if (watch_save_ca_dir(p->ca_next, *next, err, errlen) != 0)
         return EXIT_ERROR;
     char name[256];
-    X509_NAME_oneline(X509_get_subject_name(*next_ca), name, sizeof(name));
+    scep_name_text(X509_get_subject_name(*next_ca), name, sizeof(name));
     watch_log("the server prepares a CA rollover: next CA %s saved in %s", name, p->ca_next);
     return EXIT_OK;
 }

@@ -1,4 +1,4 @@
-/* Degenerate certs-only SignedData (RFC 8894 section 3.4), and finding roles in it. */
+/* Degenerate certs-only SignedData (RFC 8894 section 3.4), and finding the leaf in it. */
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
@@ -124,61 +124,4 @@ X509 *scep_certs_find_leaf(STACK_OF(X509) * certs, const EVP_PKEY *pubkey)
         }
     }
     return matches == 1 ? found : NULL;
-}
-
-static int has_usage(X509 *cert, uint32_t bit)
-{
-    /* No keyUsage extension means any usage. */
-    return (X509_get_key_usage(cert) & bit) != 0;
-}
-
-/* The CA: the CA certificate that issued a non-CA certificate of the list (the RA), or else
- * the CA certificate that issued no other CA certificate (the lowest in the chain). */
-static X509 *find_ca(STACK_OF(X509) * certs)
-{
-    X509 *lowest = NULL;
-    for (int i = 0; i < sk_X509_num(certs); i++) {
-        X509 *ca = sk_X509_value(certs, i);
-        if (X509_check_ca(ca) < 1)
-            continue;
-        for (int j = 0; j < sk_X509_num(certs); j++) {
-            X509 *ra = sk_X509_value(certs, j);
-            if (X509_check_ca(ra) < 1 && X509_check_issued(ca, ra) == X509_V_OK)
-                return ca;
-        }
-        if (lowest == NULL || X509_check_issued(ca, lowest) == X509_V_OK)
-            lowest = ca;
-    }
-    return lowest;
-}
-
-static X509 *find_ra(STACK_OF(X509) * certs, uint32_t usage)
-{
-    for (int i = 0; i < sk_X509_num(certs); i++) {
-        X509 *cert = sk_X509_value(certs, i);
-        if (X509_check_ca(cert) < 1 && has_usage(cert, usage))
-            return cert;
-    }
-    return NULL;
-}
-
-scep_err scep_certs_roles(STACK_OF(X509) * certs, X509 **ca, X509 **ra_enc, X509 **ra_sign)
-{
-    if (ca == NULL || ra_enc == NULL || ra_sign == NULL)
-        return SCEP_E_INVALID_ARG;
-    *ca = *ra_enc = *ra_sign = NULL;
-    int n = sk_X509_num(certs);
-    if (n <= 0)
-        return SCEP_E_BAD_CERT_ID;
-    X509 *the_ca = n == 1 ? sk_X509_value(certs, 0) : find_ca(certs);
-    if (the_ca == NULL)
-        return SCEP_E_BAD_CERT_ID;
-    X509 *enc = find_ra(certs, KU_KEY_ENCIPHERMENT);
-    if (enc == NULL)
-        enc = the_ca;
-    X509 *sign = find_ra(certs, KU_DIGITAL_SIGNATURE);
-    *ca = the_ca;
-    *ra_enc = enc;
-    *ra_sign = sign ? sign : enc;
-    return SCEP_OK;
 }

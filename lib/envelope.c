@@ -190,7 +190,8 @@ static CMS_ContentInfo *encrypt_to_cert(const scep_ctx *ctx, BIO *in, const EVP_
         sk_X509_free(to);
         return NULL;
     }
-    /* RSA recipients get PKCS#1 v1.5 key transport, the default and what clients expect. */
+    /* RSA recipients get PKCS#1 v1.5 key transport, the default and what clients expect; EC
+     * recipients a KeyAgreeRecipientInfo (ephemeral-static ECDH), as NDES sends. */
     CMS_ContentInfo *cms = CMS_encrypt_ex(to, in, cipher, CMS_BINARY, scep_ctx_libctx(ctx), NULL);
     sk_X509_free(to);
     return cms;

@@ -38,6 +38,8 @@ static const error_row error_table[] = {
      SCEP_FAIL_BAD_MESSAGE_CHECK, 200},
     {SCEP_E_TRANSACTION_ID, "transactionID does not match", SCEP_FAIL_BAD_MESSAGE_CHECK, 200},
     {SCEP_E_NEGOTIATION, "no algorithm both sides allow", SCEP_FAIL_BAD_ALG, 200},
+    {SCEP_E_CONTENT_DIGEST, "content does not match its signed messageDigest",
+     SCEP_FAIL_BAD_MESSAGE_CHECK, 200},
 };
 
 static const error_row *find_row(scep_err err)

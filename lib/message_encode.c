@@ -63,17 +63,30 @@ static int valid_nonce(const unsigned char *nonce, size_t len)
     return nonce != NULL && len >= SCEP_MIN_NONCE_BYTES && len <= SCEP_MAX_NONCE_BYTES;
 }
 
+/* A FAILURE answers requests whose transactionID or senderNonce was unusable: it omits them. */
+static int is_failure(const scep_msg_params *p)
+{
+    return p->type == SCEP_MSG_CERT_REP && p->status == SCEP_STATUS_FAILURE;
+}
+
+static int has_transaction_id(const scep_msg_params *p)
+{
+    return p->transaction_id != NULL && p->transaction_id[0] != '\0';
+}
+
 static scep_err check_params(const scep_ctx *ctx, const scep_msg_params *p)
 {
-    if (p->signer_cert == NULL || p->signer_key == NULL ||
-        !valid_transaction_id(p->transaction_id) ||
+    int tid_ok =
+        valid_transaction_id(p->transaction_id) || (is_failure(p) && !has_transaction_id(p));
+    if (p->signer_cert == NULL || p->signer_key == NULL || !tid_ok ||
         !valid_nonce(p->sender_nonce, p->sender_nonce_len))
         return SCEP_E_INVALID_ARG;
     if (!scep_digest_allowed(ctx, p->digest))
         return SCEP_E_BAD_ALG;
     if (p->type != SCEP_MSG_CERT_REP)
         return SCEP_OK;
-    if (!valid_nonce(p->recipient_nonce, p->recipient_nonce_len))
+    if (!valid_nonce(p->recipient_nonce, p->recipient_nonce_len) &&
+        !(is_failure(p) && p->recipient_nonce_len == 0))
         return SCEP_E_INVALID_ARG;
     if (p->status == SCEP_STATUS_FAILURE &&
         (p->fail_info < SCEP_FAIL_BAD_ALG || p->fail_info > SCEP_FAIL_BAD_CERT_ID))
@@ -94,7 +107,7 @@ static scep_err add_number(CMS_SignerInfo *si, scepi_attr attr, int value)
 static scep_err add_reply_attributes(CMS_SignerInfo *si, const scep_msg_params *p)
 {
     scep_err err = add_number(si, SCEPI_ATTR_PKI_STATUS, (int)p->status);
-    if (err == SCEP_OK)
+    if (err == SCEP_OK && p->recipient_nonce_len > 0)
         err = scepi_attr_add(si, SCEPI_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
                              p->recipient_nonce, p->recipient_nonce_len);
     if (err == SCEP_OK && p->status == SCEP_STATUS_FAILURE)
@@ -110,7 +123,7 @@ static scep_err add_reply_attributes(CMS_SignerInfo *si, const scep_msg_params *
 static scep_err add_attributes(CMS_SignerInfo *si, const scep_msg_params *p)
 {
     scep_err err = add_number(si, SCEPI_ATTR_MESSAGE_TYPE, (int)p->type);
-    if (err == SCEP_OK)
+    if (err == SCEP_OK && has_transaction_id(p))
         err = scepi_attr_add(si, SCEPI_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
                              p->transaction_id, strlen(p->transaction_id));
     if (err == SCEP_OK)

@@ -60,6 +60,19 @@ static int last_error_is(int lib, int reason)
     return ERR_GET_LIB(e) == lib && ERR_GET_REASON(e) == reason;
 }
 
+/* Why CMS_verify() failed. CMS_R_CONTENT_VERIFY_ERROR comes after the signature over the
+ * signed attributes verified (when there are any) and the content's digest did not match. */
+static scep_err verify_failure(CMS_ContentInfo *cms, scep_diag *diag)
+{
+    CMS_SignerInfo *si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+    if (last_error_is(ERR_LIB_CMS, CMS_R_SIGNER_CERTIFICATE_NOT_FOUND))
+        return scepi_diag(diag, SCEP_E_NO_SIGNER_CERT, "signer certificate not found");
+    if (last_error_is(ERR_LIB_CMS, CMS_R_CONTENT_VERIFY_ERROR) && CMS_signed_get_attr_count(si) > 0)
+        return scepi_diag(diag, SCEP_E_CONTENT_DIGEST,
+                          "the content does not match the signed messageDigest");
+    return scepi_diag(diag, SCEP_E_BAD_SIGNATURE, "signature does not verify");
+}
+
 /* Verifies the signature and returns the signed content (empty when absent). */
 static scep_err verify_signature(CMS_ContentInfo *cms, const scep_open_options *opts,
                                  unsigned char **content, size_t *content_len, scep_diag *diag)
@@ -73,12 +86,8 @@ static scep_err verify_signature(CMS_ContentInfo *cms, const scep_open_options *
     scep_err err = (out && certs && (dcont || !detached)) ? SCEP_OK : SCEP_E_NOMEM;
     if (err == SCEP_OK) {
         ERR_set_mark();
-        if (CMS_verify(cms, certs, NULL, dcont, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1) {
-            if (last_error_is(ERR_LIB_CMS, CMS_R_SIGNER_CERTIFICATE_NOT_FOUND))
-                err = scepi_diag(diag, SCEP_E_NO_SIGNER_CERT, "signer certificate not found");
-            else
-                err = scepi_diag(diag, SCEP_E_BAD_SIGNATURE, "signature does not verify");
-        }
+        if (CMS_verify(cms, certs, NULL, dcont, out, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) != 1)
+            err = verify_failure(cms, diag);
         ERR_pop_to_mark();
     }
     if (err == SCEP_OK)
@@ -164,7 +173,7 @@ static scep_err read_status(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
                                sizeof(msg->fail_info_text), diag);
 }
 
-static scep_err read_attributes(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
+static scep_err read_type(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
 {
     int type;
     scep_err err = read_number(si, SCEPI_ATTR_MESSAGE_TYPE, &type, diag);
@@ -173,18 +182,42 @@ static scep_err read_attributes(CMS_SignerInfo *si, scep_msg *msg, scep_diag *di
     if (!known_msg_type(type))
         return scepi_diag(diag, SCEP_E_UNKNOWN_MSG_TYPE, "unknown messageType %d", type);
     msg->type = (scep_msg_type)type;
-    err = scepi_attr_get_text(si, SCEPI_ATTR_TRANSACTION_ID, msg->transaction_id,
-                              sizeof(msg->transaction_id), diag);
-    int is_reply = type == SCEP_MSG_CERT_REP;
-    if (err == SCEP_OK && (!is_reply || scepi_attr_present(si, SCEPI_ATTR_SENDER_NONCE)))
-        err = scepi_attr_get_octets(si, SCEPI_ATTR_SENDER_NONCE, msg->sender_nonce,
-                                    &msg->sender_nonce_len, diag);
-    if (err == SCEP_OK && is_reply && scepi_attr_present(si, SCEPI_ATTR_RECIPIENT_NONCE))
-        err = scepi_attr_get_octets(si, SCEPI_ATTR_RECIPIENT_NONCE, msg->recipient_nonce,
-                                    &msg->recipient_nonce_len, diag);
-    if (err == SCEP_OK && is_reply)
-        err = read_status(si, msg, diag);
-    return err;
+    return SCEP_OK;
+}
+
+/* Keeps the first problem, and the diag text that goes with it. */
+static scep_diag *diag_unless(scep_err first, scep_diag *diag)
+{
+    return first == SCEP_OK ? diag : NULL;
+}
+
+static void keep_first(scep_err *first, scep_err err)
+{
+    if (*first == SCEP_OK)
+        *first = err;
+}
+
+/*
+ * Reads every attribute it can: one that is missing or malformed stays empty (type NONE,
+ * transactionID "", nonce length 0) and the others are still read, so that a server can
+ * answer with what is well-formed. Returns the first problem.
+ */
+static scep_err read_attributes(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
+{
+    scep_err first = read_type(si, msg, diag);
+    keep_first(&first, scepi_attr_get_text(si, SCEPI_ATTR_TRANSACTION_ID, msg->transaction_id,
+                                           sizeof(msg->transaction_id), diag_unless(first, diag)));
+    int is_reply = msg->type == SCEP_MSG_CERT_REP;
+    if (!is_reply || scepi_attr_present(si, SCEPI_ATTR_SENDER_NONCE))
+        keep_first(&first, scepi_attr_get_octets(si, SCEPI_ATTR_SENDER_NONCE, msg->sender_nonce,
+                                                 &msg->sender_nonce_len, diag_unless(first, diag)));
+    if (is_reply && scepi_attr_present(si, SCEPI_ATTR_RECIPIENT_NONCE))
+        keep_first(&first,
+                   scepi_attr_get_octets(si, SCEPI_ATTR_RECIPIENT_NONCE, msg->recipient_nonce,
+                                         &msg->recipient_nonce_len, diag_unless(first, diag)));
+    if (is_reply)
+        keep_first(&first, read_status(si, msg, diag_unless(first, diag)));
+    return first;
 }
 
 static void read_signing_time(CMS_SignerInfo *si, scep_msg *msg)
@@ -238,6 +271,11 @@ static scep_err find_trusted_signer(verified *v, const scep_open_options *opts, 
     return check_trust(v->signer, opts ? opts->trusted_signers : NULL, diag);
 }
 
+/*
+ * Parses and verifies a SignedData. SCEP_E_CONTENT_DIGEST (the signed attributes verify, the
+ * content does not match them) still leaves v with the trusted signer and no content: what was
+ * authenticated. Any other error clears v. The caller clears v.
+ */
 static scep_err verify_signed(const scep_ctx *ctx, const unsigned char *der, size_t len,
                               const scep_open_options *opts, verified *v, scep_diag *diag)
 {
@@ -249,7 +287,8 @@ static scep_err verify_signed(const scep_ctx *ctx, const unsigned char *der, siz
         err = check_digest(ctx, v->si, &v->digest, diag);
     if (err == SCEP_OK)
         err = verify_signature(v->cms, opts, &v->content, &v->content_len, diag);
-    if (err == SCEP_OK)
+    scep_err content = err == SCEP_E_CONTENT_DIGEST ? err : SCEP_OK;
+    if (err == SCEP_OK || content != SCEP_OK)
         err = find_trusted_signer(v, opts, diag);
     if (err == SCEP_OK && v->content_len == 0) {
         OPENSSL_free(v->content);
@@ -257,7 +296,7 @@ static scep_err verify_signed(const scep_ctx *ctx, const unsigned char *der, siz
     }
     if (err != SCEP_OK)
         verified_clear(v);
-    return err;
+    return err != SCEP_OK ? err : content;
 }
 
 scep_err scepi_signed_content(const scep_ctx *ctx, const unsigned char *der, size_t len,
@@ -268,8 +307,10 @@ scep_err scepi_signed_content(const scep_ctx *ctx, const unsigned char *der, siz
     *content_len = 0;
     verified v;
     scep_err err = verify_signed(ctx, der, len, opts, &v, diag);
-    if (err != SCEP_OK)
+    if (err != SCEP_OK) {
+        verified_clear(&v);
         return err;
+    }
     if (v.content == NULL)
         err = scepi_diag(diag, SCEP_E_BAD_PAYLOAD, "SignedData has no content");
     else {
@@ -289,8 +330,8 @@ scep_err scep_msg_open(const scep_ctx *ctx, const unsigned char *der, size_t len
     *out = NULL;
     verified v;
     scep_err err = verify_signed(ctx, der, len, opts, &v, diag);
-    if (err != SCEP_OK)
-        return err;
+    if (v.cms == NULL)
+        return err; /* nothing authenticated */
     scep_msg *msg = msg_new();
     if (msg == NULL || !X509_up_ref(v.signer)) {
         free(msg);
@@ -303,14 +344,13 @@ scep_err scep_msg_open(const scep_ctx *ctx, const unsigned char *der, size_t len
     msg->envelope_len = v.content_len;
     v.content = NULL;
     read_signing_time(v.si, msg);
-    err = read_attributes(v.si, msg, diag);
+    keep_first(&err, read_attributes(v.si, msg, diag_unless(err, diag)));
     verified_clear(&v);
-    if (err != SCEP_OK) {
+    if (err == SCEP_OK || (opts != NULL && opts->keep_refused))
+        *out = msg;
+    else
         scep_msg_free(msg);
-        return err;
-    }
-    *out = msg;
-    return SCEP_OK;
+    return err;
 }
 
 scep_err scep_msg_check_time(const scep_msg *msg, time_t now, long max_skew)

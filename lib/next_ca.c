@@ -1,8 +1,43 @@
 /* The GetNextCACert payload (RFC 8894 section 4.7): a certs-only message signed by the
- * current CA. */
+ * current CA or its RA. */
 #include <openssl/err.h>
+#include <openssl/pkcs7.h>
 
 #include "internal.h"
+
+/*
+ * Signs inner. The outer certificates carry the next certificates too, before the signer's:
+ * jscep takes the next CA and RA from there (the first CA and the first RA it finds), sscep and
+ * our client from the inner message. Built with the PKCS#7 API so that this order survives
+ * encoding (CMS sorts the SET OF); peers decode it as CMS either way.
+ */
+static scep_err sign_next(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *signer_key,
+                          const EVP_MD *md, STACK_OF(X509) * next_certs, const unsigned char *inner,
+                          size_t inner_len, unsigned char **out, size_t *out_len)
+{
+    int flags = PKCS7_PARTIAL | PKCS7_BINARY | PKCS7_NOSMIMECAP;
+    PKCS7 *p7 = PKCS7_sign_ex(NULL, NULL, NULL, NULL, flags, scep_ctx_libctx(ctx), NULL);
+    BIO *in = BIO_new_mem_buf(inner, (int)inner_len);
+    scep_err err = (p7 && in && md) ? SCEP_OK : SCEP_E_INTERNAL;
+    for (int i = 0; err == SCEP_OK && i < sk_X509_num(next_certs); i++)
+        if (!PKCS7_add_certificate(p7, sk_X509_value(next_certs, i)))
+            err = SCEP_E_INTERNAL;
+    if (err == SCEP_OK && PKCS7_sign_add_signer(p7, signer_cert, signer_key, md, flags) == NULL)
+        err = SCEP_E_INTERNAL;
+    if (err == SCEP_OK && PKCS7_final(p7, in, flags) != 1)
+        err = SCEP_E_INTERNAL;
+    unsigned char *der = NULL;
+    int n = err == SCEP_OK ? i2d_PKCS7(p7, &der) : 0;
+    if (err == SCEP_OK && n <= 0)
+        err = SCEP_E_INTERNAL;
+    if (err == SCEP_OK) {
+        *out = der;
+        *out_len = (size_t)n;
+    }
+    BIO_free(in);
+    PKCS7_free(p7);
+    return err;
+}
 
 scep_err scep_next_ca_encode(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *signer_key,
                              scep_digest digest, STACK_OF(X509) * next_certs, unsigned char **out,
@@ -18,18 +53,7 @@ scep_err scep_next_ca_encode(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *s
     if (err != SCEP_OK)
         return err;
     EVP_MD *md = scepi_md_fetch(ctx, digest);
-    BIO *in = BIO_new_mem_buf(inner, (int)inner_len);
-    unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
-    CMS_ContentInfo *cms = CMS_sign_ex(NULL, NULL, NULL, NULL, flags, scep_ctx_libctx(ctx), NULL);
-    err = (md && in && cms) ? SCEP_OK : SCEP_E_INTERNAL;
-    if (err == SCEP_OK && CMS_add1_signer(cms, signer_cert, signer_key, md, flags) == NULL)
-        err = SCEP_E_INTERNAL;
-    if (err == SCEP_OK && CMS_final(cms, in, NULL, CMS_BINARY) != 1)
-        err = SCEP_E_INTERNAL;
-    if (err == SCEP_OK)
-        err = scepi_cms_i2d(cms, out, out_len);
-    CMS_ContentInfo_free(cms);
-    BIO_free(in);
+    err = sign_next(ctx, signer_cert, signer_key, md, next_certs, inner, inner_len, out, out_len);
     EVP_MD_free(md);
     OPENSSL_free(inner);
     return err;

@@ -20,11 +20,38 @@ static scep_cipher reply_cipher(const scep_ctx *ctx, const scep_msg *req, scep_c
     return scep_cipher_allowed(ctx, req->cipher) ? req->cipher : SCEP_CIPHER_AES128_CBC;
 }
 
-/* RSA keys take key transport; other keys (EC) cannot, so the reply uses the password. */
-static int can_key_transport(X509 *cert)
+/*
+ * How a SUCCESS reaches the requester: key transport to an RSA signer certificate; a
+ * PasswordRecipientInfo keyed by the challenge for other keys (RFC 8894 section 3.1, the
+ * initial enrollment of an EC key); key agreement (ECDH, as NDES answers) to an EC signer
+ * certificate when there is no challenge, such as a renewal. Other keys need the password.
+ */
+static scep_err reply_recipient(const scep_msg *request, const char *password, X509 **cert,
+                                const char **pw)
 {
-    EVP_PKEY *key = X509_get0_pubkey(cert);
-    return key != NULL && EVP_PKEY_is_a(key, "RSA");
+    *cert = NULL;
+    *pw = NULL;
+    X509 *signer = request->signer_cert;
+    EVP_PKEY *key = signer ? X509_get0_pubkey(signer) : NULL;
+    if (key != NULL && EVP_PKEY_is_a(key, "RSA")) {
+        *cert = signer;
+    } else if (password != NULL && password[0] != '\0') {
+        *pw = password;
+    } else if (key != NULL && EVP_PKEY_is_a(key, "EC")) {
+        *cert = signer;
+    } else {
+        return SCEP_E_BAD_ALG;
+    }
+    return SCEP_OK;
+}
+
+scep_err scep_reply_deliverable(const scep_msg *request, const char *password)
+{
+    if (request == NULL)
+        return SCEP_E_INVALID_ARG;
+    X509 *cert;
+    const char *pw;
+    return reply_recipient(request, password, &cert, &pw);
 }
 
 scep_err scep_reply_encode(const scep_ctx *ctx, const scep_msg *request, const scep_reply_params *p,
@@ -56,12 +83,9 @@ scep_err scep_reply_encode(const scep_ctx *ctx, const scep_msg *request, const s
         .cipher = reply_cipher(ctx, request, p->cipher),
     };
     if (p->status == SCEP_STATUS_SUCCESS) {
-        if (request->signer_cert != NULL && can_key_transport(request->signer_cert))
-            m.recipient_cert = request->signer_cert;
-        else if (p->password != NULL)
-            m.recipient_password = p->password;
-        else
-            return SCEP_E_INVALID_ARG;
+        err = reply_recipient(request, p->password, &m.recipient_cert, &m.recipient_password);
+        if (err != SCEP_OK)
+            return err;
     }
     return scep_msg_encode(ctx, &m, out, out_len);
 }

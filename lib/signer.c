@@ -9,55 +9,6 @@
 
 #include "internal.h"
 
-/* Splits text at unescaped separators and adds each "TYPE=value" to name. */
-static int add_components(X509_NAME *name, const char *text, char sep)
-{
-    char part[512];
-    size_t n = 0;
-    for (const char *p = text;; p++) {
-        if (*p == '\\' && p[1] != '\0') {
-            p++;
-        } else if (*p == sep || *p == '\0') {
-            part[n] = '\0';
-            char *eq = strchr(part, '=');
-            if (n > 0 && (eq == NULL || eq == part || eq[1] == '\0'))
-                return -1;
-            if (n > 0) {
-                *eq = '\0';
-                if (!X509_NAME_add_entry_by_txt(name, part, MBSTRING_UTF8,
-                                                (unsigned char *)(eq + 1), -1, -1, 0))
-                    return -1;
-            }
-            n = 0;
-            if (*p == '\0')
-                return 0;
-            continue;
-        }
-        if (n + 1 >= sizeof(part))
-            return -1;
-        if (n == 0 && *p == ' ')
-            continue;
-        part[n++] = *p;
-    }
-}
-
-scep_err scep_name_parse(const char *text, X509_NAME **out)
-{
-    if (text == NULL || out == NULL)
-        return SCEP_E_INVALID_ARG;
-    *out = NULL;
-    X509_NAME *name = X509_NAME_new();
-    if (name == NULL)
-        return SCEP_E_NOMEM;
-    int rc = text[0] == '/' ? add_components(name, text + 1, '/') : add_components(name, text, ',');
-    if (rc != 0 || X509_NAME_entry_count(name) == 0) {
-        X509_NAME_free(name);
-        return SCEP_E_INVALID_ARG;
-    }
-    *out = name;
-    return SCEP_OK;
-}
-
 static scep_err set_random_serial(X509 *cert)
 {
     unsigned char bytes[16];

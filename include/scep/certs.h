@@ -38,18 +38,34 @@ SCEP_WUR scep_err scep_certs_only_decode(const scep_ctx *ctx, const unsigned cha
 X509 *scep_certs_find_leaf(STACK_OF(X509) * certs, const EVP_PKEY *pubkey);
 
 /*
- * Splits GetCACert certificates into roles (RFC 8894 section 3.5.1, INTEROP.md): the CA is
- * the self-issued certificate with basicConstraints CA:TRUE that issued the others (or the
- * only certificate); the RA encryption certificate is a non-CA one with keyEncipherment
- * (else the CA); the RA signing certificate is a non-CA one with digitalSignature (else the
- * encryption one). All three are borrowed from certs; *ca may equal *ra_enc.
+ * Splits GetCACert certificates into roles (RFC 8894 sections 2.2 and 3.5.2, INTEROP.md). A
+ * link "A issued B" is a name and key-identifier match whose signature verifies; duplicates are
+ * ignored. The CA is the issuing CA: the lowest CA certificate, the one that issued no other CA
+ * certificate of the list (never the root of [intermediate, root], in either order), or the
+ * only certificate. With several separate chains, the one whose lowest CA issued an RA
+ * certificate; otherwise, and for cycles or no CA at all, SCEP_E_BAD_CERT_ID. The RA
+ * encryption certificate is a non-CA one with keyEncipherment (or no keyUsage) issued by the
+ * CA or a CA above it (else the CA); the RA signing certificate is such a one with
+ * digitalSignature (else the encryption one). More than SCEP_MAX_CERTS: SCEP_E_TOO_LARGE. All
+ * three are borrowed from certs; *ca may equal *ra_enc. The _diag form says why it failed.
  */
 SCEP_WUR scep_err scep_certs_roles(STACK_OF(X509) * certs, X509 **ca, X509 **ra_enc,
                                    X509 **ra_sign);
+SCEP_WUR scep_err scep_certs_roles_diag(STACK_OF(X509) * certs, X509 **ca, X509 **ra_enc,
+                                        X509 **ra_sign, scep_diag *diag);
 
 /*
- * GetNextCACert payload: SignedData signed by the current CA over a certs-only message with
- * the next CA (and next RA) certificates. Caller frees *out with OPENSSL_free().
+ * Whether fingerprint (as scep_cert_fingerprint_matches() reads it) is that of ca or of a CA
+ * certificate of certs above it in a verified chain: a client may pin the root of
+ * [intermediate, root] while it encrypts to the intermediate.
+ */
+int scep_certs_chain_fingerprint_matches(STACK_OF(X509) * certs, X509 *ca, const char *fingerprint);
+
+/*
+ * GetNextCACert payload: SignedData signed by the current CA (or its RA) over a certs-only
+ * message with next_certs, the next CA (and next RA) certificates. The outer SignedData carries
+ * next_certs too, in that order and before the signer's certificate, for clients that read
+ * them there (jscep). Caller frees *out with OPENSSL_free().
  */
 SCEP_WUR scep_err scep_next_ca_encode(const scep_ctx *ctx, X509 *signer_cert, EVP_PKEY *signer_key,
                                       scep_digest digest, STACK_OF(X509) * next_certs,
@@ -75,11 +91,23 @@ SCEP_WUR scep_err scep_selfsigned_signer(const scep_ctx *ctx, EVP_PKEY *key,
                                          X509 **out);
 
 /*
- * Parses a distinguished name as users write it: "CN=Example CA,O=Example" or
- * "/CN=Example CA/O=Example"; a backslash escapes a separator. Caller frees *out with
- * X509_NAME_free(). SCEP_E_INVALID_ARG when malformed or an attribute type is unknown.
+ * Parses a distinguished name as users write it. "CN=Example CA,O=Example" is RFC 4514 text:
+ * most specific first, so the DER lists O, then CN (what scep_name_text() prints back).
+ * "/O=Example/CN=Example CA" (openssl's -subj form) lists the RDNs in DER order. In both,
+ * '+' joins attributes into one multi-valued RDN ("CN=a+UID=7,O=Example") and a backslash
+ * escapes the next character or gives a byte as two hex digits ("CN=a\,b", "CN=M\C3\BCller").
+ * Caller frees *out with X509_NAME_free(). SCEP_E_INVALID_ARG when malformed or an attribute
+ * type is unknown.
  */
 SCEP_WUR scep_err scep_name_parse(const char *text, X509_NAME **out);
+
+/*
+ * Writes name as RFC 4514 text into buf, exactly as `openssl x509 -nameopt RFC2253` prints
+ * it: most specific RDN first (the last one in the DER), "+" inside a multi-valued RDN,
+ * special characters and non-ASCII bytes escaped. buf always ends up NUL-terminated:
+ * SCEP_E_TOO_LARGE when the text does not fit (buf holds its start), empty on other errors.
+ */
+scep_err scep_name_text(const X509_NAME *name, char *buf, size_t buflen);
 
 /* What a client puts in its CSR. All pointer fields may be NULL. */
 typedef struct scep_csr_params {

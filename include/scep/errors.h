@@ -47,6 +47,7 @@ typedef enum scep_err {
     SCEP_E_RECIPIENT_NONCE = 34,  /* badMessageCheck: a reply not for our request */
     SCEP_E_TRANSACTION_ID = 35,   /* badMessageCheck: a reply for another transaction */
     SCEP_E_NEGOTIATION = 36,      /* badAlg: no algorithm both sides allow */
+    SCEP_E_CONTENT_DIGEST = 37,   /* badMessageCheck: signed attributes verify, content not */
 } scep_err;
 
 /* SCEP failInfo values (RFC 8894 section 3.2.1.4). */

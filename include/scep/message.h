@@ -89,12 +89,21 @@ typedef struct scep_open_options {
      * (a client checking a CertRep from its CA or RA). When NULL, any signer whose signature
      * verifies is accepted and the caller applies its own policy (a server). */
     STACK_OF(X509) * trusted_signers;
+    /* For a server that answers every authenticated request in SCEP. When set, a message whose
+     * signature over the signed attributes verified (and whose signer passes trusted_signers)
+     * but which is refused anyway is still handed back in *out together with the error: an
+     * unknown or missing messageType (type SCEP_MSG_NONE), a missing or malformed
+     * transactionID (empty) or senderNonce (length 0), or SCEP_E_CONTENT_DIGEST, a content
+     * that does not match its messageDigest (envelope NULL). The other fields hold what was
+     * read and is well-formed; answer it with scep_reply_encode() FAILURE. */
+    int keep_refused;
 } scep_open_options;
 
 /*
  * Verifies the signature of a pkiMessage (DER or BER, at most SCEP_MAX_MESSAGE_BYTES, no
  * trailing bytes) and reads its signed attributes. opts may be NULL. Caller frees *out with
- * scep_msg_free(). On failure, diag (may be NULL) says what was wrong.
+ * scep_msg_free(). On failure, diag (may be NULL) says what was wrong, and *out is NULL unless
+ * opts->keep_refused handed back what was authenticated (then the caller frees it too).
  */
 SCEP_WUR scep_err scep_msg_open(const scep_ctx *ctx, const unsigned char *der, size_t len,
                                 const scep_open_options *opts, scep_msg **out, scep_diag *diag);
@@ -134,11 +143,13 @@ SCEP_WUR scep_err scep_msg_decode(const scep_ctx *ctx, const unsigned char *der,
 /* What to build. Fields not used by a message type are ignored. */
 typedef struct scep_msg_params {
     scep_msg_type type;
+    /* Required; a CertRep FAILURE to a request without a usable one omits it (NULL or ""). */
     const char *transaction_id;
     /* senderNonce: required, SCEP_MIN_NONCE_BYTES..SCEP_MAX_NONCE_BYTES; see scep_nonce(). */
     const unsigned char *sender_nonce;
     size_t sender_nonce_len;
-    /* CertRep only: the request's senderNonce, echoed. */
+    /* CertRep only: the request's senderNonce, echoed; a FAILURE to a request without a usable
+     * one omits it (length 0). */
     const unsigned char *recipient_nonce;
     size_t recipient_nonce_len;
     scep_pki_status status;     /* CertRep */
@@ -159,7 +170,8 @@ typedef struct scep_msg_params {
     /* More certificates to carry in the SignedData (for example an RA's CA). May be NULL. */
     STACK_OF(X509) * extra_certs;
 
-    /* Envelope: to recipient_cert (RSA: PKCS#1 v1.5 key transport), or with
+    /* Envelope: to recipient_cert (RSA: PKCS#1 v1.5 key transport; EC: ECDH key agreement,
+     * a KeyAgreeRecipientInfo), or with
      * recipient_password (PasswordRecipientInfo) when recipient_cert is NULL. */
     X509 *recipient_cert;
     const char *recipient_password;
@@ -195,19 +207,30 @@ typedef struct scep_reply_params {
      * AES-128-CBC. */
     scep_digest digest;
     scep_cipher cipher;
-    /* For a requester whose key cannot decrypt (not RSA): the challenge password, used for a
-     * PasswordRecipientInfo. */
+    /* For a requester whose key cannot take key transport (not RSA): the challenge password,
+     * used for a PasswordRecipientInfo. NULL or empty: an EC signer gets key agreement. */
     const char *password;
 } scep_reply_params;
 
 /*
  * Builds the CertRep for request: transactionID echoed, recipientNonce = the request's
- * senderNonce, a fresh senderNonce, SUCCESS encrypted to the request's signer certificate.
- * Caller frees *out with OPENSSL_free().
+ * senderNonce, a fresh senderNonce, SUCCESS encrypted to the request's signer certificate
+ * (see scep_reply_deliverable()). A FAILURE to a request that scep_msg_open() handed back with
+ * keep_refused omits the transactionID or recipientNonce the request lacked. Caller frees *out
+ * with OPENSSL_free().
  */
 SCEP_WUR scep_err scep_reply_encode(const scep_ctx *ctx, const scep_msg *request,
                                     const scep_reply_params *p, unsigned char **out,
                                     size_t *out_len);
+
+/*
+ * Whether a SUCCESS to request can be encrypted so that its signer opens it, and how
+ * scep_reply_encode() will do it: key transport to an RSA signer certificate, else a
+ * PasswordRecipientInfo when password (the CSR's challenge; may be NULL) is not empty, else key
+ * agreement to an EC signer certificate. SCEP_E_BAD_ALG when none applies (for example a
+ * separate Ed25519 signer and no challenge). A server checks this before it issues anything.
+ */
+SCEP_WUR scep_err scep_reply_deliverable(const scep_msg *request, const char *password);
 
 /*
  * Checks that reply is a CertRep answering our request: type, transactionID, recipientNonce

@@ -1,11 +1,11 @@
-/* The store's front: choosing a backend by URI, names, and freeing records. */
+/* The store's front: a table from URI scheme to backend, every handle wrapped in the contract's
+ * checks (store_contract.c); names, and freeing records. Knows the backends only by their rows. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store.h"
-#include "store_shared.h"
-#include "store_sqlite.h"
+#include "store/store.h"
+#include "store/store_contract.h"
 
 const char *request_state_name(request_state state)
 {
@@ -74,9 +74,16 @@ static void set_err(char *err, size_t errlen, const char *what, const char *uri)
         snprintf(err, errlen, "store %.200s: %s", uri, what);
 }
 
-/* The SQLite path a URI names ("sqlite:PATH", "sqlite:///abs/path" or a plain path), or NULL
- * with a reason in err. */
-static const char *sqlite_path(const char *uri, char *err, size_t errlen)
+/* The backends, by URI scheme; a plain path is the first one's. */
+extern const store_backend store_sqlite_backend;
+extern const store_backend store_memory_backend;
+extern const store_backend store_postgresql_backend, store_postgres_backend;
+static const store_backend *const backends[] = {&store_sqlite_backend, &store_memory_backend,
+                                                &store_postgresql_backend, &store_postgres_backend};
+
+/* The backend uri names, and in *rest what follows its "scheme:"; NULL with a reason in err. */
+static const store_backend *backend_for(const char *uri, const char **rest, char *err,
+                                        size_t errlen)
 {
     if (err != NULL && errlen > 0)
         err[0] = '\0';
@@ -85,77 +92,84 @@ static const char *sqlite_path(const char *uri, char *err, size_t errlen)
         return NULL;
     }
     size_t n = scheme_len(uri);
+    *rest = n == 0 ? uri : uri + n + 1;
     if (n == 0)
-        return uri;
-    if (n != 6 || strncmp(uri, "sqlite", 6) != 0) {
-        set_err(err, errlen, "unsupported store (expected sqlite:PATH or a path)", uri);
-        return NULL;
-    }
-    const char *path = uri + 7;
-    /* sqlite:///abs/path, the URL form with an empty host, names /abs/path. */
-    if (strncmp(path, "//", 2) == 0) {
-        if (path[2] != '/') {
-            set_err(err, errlen, "a host in a sqlite URI is not supported", uri);
-            return NULL;
-        }
-        path += 2;
-    }
-    return path;
+        return backends[0];
+    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+        if (strlen(backends[i]->scheme) == n && strncmp(uri, backends[i]->scheme, n) == 0)
+            return backends[i];
+    set_err(err, errlen,
+            "unsupported store (expected sqlite:PATH, postgresql://..., memory: or a path)", uri);
+    return NULL;
+}
+
+/* Opens (create = 0: refuses a store that does not exist) or creates the store at uri. */
+static store *store_open_as(const char *uri, int create, char *err, size_t errlen)
+{
+    const char *rest = NULL;
+    const store_backend *b = backend_for(uri, &rest, err, errlen);
+    store *s =
+        b ? store_contract_wrap((create ? b->create : b->open)(uri, rest, err, errlen)) : NULL;
+    if (b != NULL && s == NULL && err != NULL && errlen > 0 && err[0] == '\0')
+        set_err(err, errlen, "out of memory", uri);
+    return s;
 }
 
 store *store_open(const char *uri, char *err, size_t errlen)
 {
-    const char *path = sqlite_path(uri, err, errlen);
-    return path ? store_sqlite_open(path, err, errlen, NULL) : NULL;
+    return store_open_as(uri, 0, err, errlen);
+}
+
+store *store_create(const char *uri, char *err, size_t errlen)
+{
+    return store_open_as(uri, 1, err, errlen);
+}
+
+int store_backup(const char *uri, const char *dest, char *err, size_t errlen)
+{
+    const char *rest = NULL;
+    const store_backend *b = backend_for(uri, &rest, err, errlen);
+    if (b != NULL && b->backup == NULL)
+        set_err(err, errlen,
+                "this backend has no copy of its own: back it up with its tools (PostgreSQL: "
+                "pg_dump)",
+                uri);
+    if (b == NULL)
+        return -1;
+    return b->backup != NULL ? b->backup(uri, rest, dest, err, errlen) : 1;
+}
+
+int store_migrate(const char *uri, int64_t *from, int64_t *to, char *err, size_t errlen)
+{
+    const char *rest = NULL;
+    const store_backend *b = backend_for(uri, &rest, err, errlen);
+    if (b != NULL && b->migrate == NULL)
+        set_err(err, errlen, "this backend keeps no schema to migrate", uri);
+    if (b == NULL || b->migrate == NULL)
+        return -1;
+    return b->migrate(uri, rest, from, to, err, errlen);
 }
 
 struct store_group {
-    store *core;             /* the one connection all handles use (store_shared.c) */
-    pthread_mutex_t lock;    /* recursive: held by a handle for each operation */
-    sqlite_flusher *flusher; /* NULL for an in-memory database: nothing to flush */
+    const store_backend *backend;
+    store_backend_group *impl;
 };
-
-static int init_recursive(pthread_mutex_t *lock)
-{
-    pthread_mutexattr_t attr;
-    if (pthread_mutexattr_init(&attr) != 0)
-        return -1;
-    int rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
-    if (rc == 0)
-        rc = pthread_mutex_init(lock, &attr);
-    pthread_mutexattr_destroy(&attr);
-    return rc == 0 ? 0 : -1;
-}
 
 store_group *store_group_open(const char *uri, char *err, size_t errlen)
 {
-    const char *path = sqlite_path(uri, err, errlen);
-    if (path == NULL)
+    const char *rest = NULL;
+    const store_backend *b = backend_for(uri, &rest, err, errlen);
+    if (b == NULL)
         return NULL;
     store_group *g = calloc(1, sizeof(*g));
-    if (g == NULL || init_recursive(&g->lock) != 0) {
+    if (g == NULL) {
         set_err(err, errlen, "out of memory", uri);
-        free(g);
         return NULL;
     }
-    /* A first connection creates or migrates the database and sets WAL mode, whose log the
-     * flusher opens; an in-memory database exists only in that connection, so it is the core. */
-    store *first = store_sqlite_open(path, err, errlen, NULL);
-    if (first != NULL && strcmp(path, ":memory:") == 0) {
-        g->core = first;
-        return g;
-    }
-    if (first != NULL) {
-        char why[256] = "";
-        g->flusher = sqlite_flusher_start(path, why, sizeof(why));
-        if (g->flusher == NULL)
-            set_err(err, errlen, why, uri);
-        else
-            g->core = store_sqlite_open(path, err, errlen, g->flusher);
-    }
-    store_close(first);
-    if (g->core == NULL) {
-        store_group_close(g);
+    g->backend = b;
+    g->impl = b->group_open(uri, rest, err, errlen);
+    if (g->impl == NULL) {
+        free(g);
         return NULL;
     }
     return g;
@@ -163,7 +177,7 @@ store_group *store_group_open(const char *uri, char *err, size_t errlen)
 
 store *store_group_handle(store_group *g, char *err, size_t errlen)
 {
-    store *h = store_shared_handle(g->core, &g->lock, g->flusher);
+    store *h = store_contract_wrap(g->backend->group_handle(g->impl));
     if (h == NULL)
         set_err(err, errlen, "out of memory", "group");
     return h;
@@ -173,10 +187,7 @@ void store_group_close(store_group *g)
 {
     if (g == NULL)
         return;
-    /* The core first: the flusher's last flush then covers every commit it made. */
-    store_close(g->core);
-    sqlite_flusher_stop(g->flusher);
-    pthread_mutex_destroy(&g->lock);
+    g->backend->group_close(g->impl);
     free(g);
 }
 
@@ -190,4 +201,13 @@ void store_crl_clear(store_crl *c)
 {
     free(c->der);
     memset(c, 0, sizeof(*c));
+}
+
+void store_ca_generations_clear(store_ca_generations *g)
+{
+    for (int i = 0; i < STORE_CA_ROLES; i++) {
+        free(g->role[i].ca_der);
+        free(g->role[i].ra_der);
+    }
+    memset(g, 0, sizeof(*g));
 }

@@ -49,8 +49,13 @@ static void certs_only(const uint8_t *data, size_t size)
     if (certs == NULL || crls == NULL)
         abort();
     X509 *ca = NULL, *ra_enc = NULL, *ra_sign = NULL;
-    if (scep_certs_roles(certs, &ca, &ra_enc, &ra_sign) == SCEP_OK &&
+    scep_diag diag;
+    if (scep_certs_roles_diag(certs, &ca, &ra_enc, &ra_sign, &diag) == SCEP_OK &&
         (!member(certs, ca) || !member(certs, ra_enc) || !member(certs, ra_sign)))
+        abort();
+    /* The chain walk of a pin: a fingerprint of no certificate here matches nothing. */
+    if (ca != NULL && scep_certs_chain_fingerprint_matches(
+                          certs, ca, "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33"))
         abort();
     X509 *leaf = scep_certs_find_leaf(certs, NULL);
     if (leaf != NULL && !member(certs, leaf))

@@ -132,7 +132,8 @@ typedef struct request {
     size_t copies;  /* connections sending it at once; 0 means 1 */
     int head;       /* a HEAD request: the answer has no body */
     const peer *from;
-    char tid[256]; /* room for the over-long one */
+    const peer *owner; /* whose key the CSR holds, when not the signer's; NULL: from */
+    char tid[256];     /* room for the over-long one */
     unsigned char nonce[SCEP_MAX_NONCE_BYTES];
     size_t nonce_len;
 } request;
@@ -179,6 +180,10 @@ enum expect_flag {
     /* An error libmicrohttpd answers itself before scepd sees the request (414, 431, 505, a
      * malformed header): the status must be right; its body is the library's. */
     HTTP_LAYER = 1u << 6,
+    /* A FAILURE to a request whose transactionID / senderNonce was unusable: the CertRep omits
+     * the transactionID / recipientNonce (and echoes the other). */
+    NO_TID = 1u << 8,
+    NO_RECIPIENT_NONCE = 1u << 9,
 };
 
 typedef struct expect {
@@ -187,6 +192,7 @@ typedef struct expect {
     int pki_status;   /* SCEP_STATUS_NONE when the answer is not a CertRep */
     int fail_info;    /* for FAILURE; ANY_FAIL_INFO */
     unsigned flags;
+    const char *text; /* for FAILURE: what the failInfoText must contain; NULL: anything */
 } expect;
 
 #define WANT_HTTP(code)                                                                            \
@@ -206,6 +212,12 @@ typedef struct expect {
         .http = 200, .type = SCEP_CT_PKI_MESSAGE, .pki_status = SCEP_STATUS_FAILURE,               \
         .fail_info = (fi)                                                                          \
     }
+/* A FAILURE to a signed request that was refused for what its attributes or content held. */
+#define WANT_REFUSED(fi, fl, txt)                                                                  \
+    {                                                                                              \
+        .http = 200, .type = SCEP_CT_PKI_MESSAGE, .pki_status = SCEP_STATUS_FAILURE,               \
+        .fail_info = (fi), .flags = (fl), .text = (txt)                                            \
+    }
 #define WANT_SUCCESS(fl)                                                                           \
     {                                                                                              \
         .http = 200, .type = SCEP_CT_PKI_MESSAGE, .pki_status = SCEP_STATUS_SUCCESS, .flags = (fl) \
@@ -214,7 +226,8 @@ typedef struct expect {
 /* A pkiMessage built with libscep, as a client would. */
 typedef enum who { WHO_DEFAULT = 0, WHO_A, WHO_B, WHO_SMALL, WHO_FOREIGN } who;
 typedef enum challenge_kind { CHALLENGE_RIGHT = 0, CHALLENGE_WRONG, CHALLENGE_NONE } challenge_kind;
-typedef enum serial_kind { SERIAL_UNKNOWN = 0, SERIAL_FIRST } serial_kind;
+/* SERIAL_GIVEN: the serial of the certificate requests are encrypted to (below). */
+typedef enum serial_kind { SERIAL_UNKNOWN = 0, SERIAL_FIRST, SERIAL_GIVEN } serial_kind;
 
 typedef struct msg_spec {
     scep_msg_type type;
@@ -229,6 +242,9 @@ typedef struct msg_spec {
     int first_tid;      /* reuse first-enrollment's transactionID */
     serial_kind serial; /* GetCert, GetCRL */
     int foreign_issuer; /* GetCert, GetCRL: name B's certificate as the issuer, not the CA */
+    /* GetCert, GetCRL: name the certificate requests are encrypted to as the issuer, as sscep
+     * does with the certificate it was given (-c): the RA's subject in RA mode. */
+    int given_issuer;
 } msg_spec;
 
 /* A pkiMessage built by hand, for what libscep refuses to build. Always signed by A. */
@@ -714,6 +730,8 @@ static ASN1_INTEGER *make_serial(const suite *s, serial_kind kind)
 {
     if (kind == SERIAL_FIRST)
         return s->first_serial ? ASN1_INTEGER_dup(s->first_serial) : NULL;
+    if (kind == SERIAL_GIVEN)
+        return ASN1_INTEGER_dup(X509_get0_serialNumber(s->enc_to));
     ASN1_INTEGER *serial = ASN1_INTEGER_new();
     if (serial != NULL && !ASN1_INTEGER_set_uint64(serial, 0x5eed0bad1dULL)) {
         ASN1_INTEGER_free(serial);
@@ -732,7 +750,9 @@ typedef struct payload_parts {
 static int fill_payload(const suite *s, const msg_spec *m, const request *rq, scep_msg_params *p,
                         payload_parts *parts)
 {
-    p->issuer = X509_get_subject_name(m->foreign_issuer ? s->b.signer : s->ca);
+    p->issuer = X509_get_subject_name(m->foreign_issuer ? s->b.signer
+                                      : m->given_issuer ? s->enc_to
+                                                        : s->ca);
     p->subject = s->subject;
     switch (m->type) {
     case SCEP_MSG_PKCS_REQ:
@@ -761,6 +781,7 @@ static int fill_payload(const suite *s, const msg_spec *m, const request *rq, sc
 static int encode_spec(suite *s, const msg_spec *m, request *rq, buf *der)
 {
     rq->from = peer_of(s, m->signer, &s->a);
+    rq->owner = peer_of(s, m->csr_key, rq->from);
     if (m->first_tid && s->first_tid[0] == '\0')
         return -1; /* first-enrollment did not succeed */
     if (new_ids(rq, m->first_tid ? s->first_tid : NULL, 32, SCEP_NONCE_BYTES) != 0)
@@ -1024,13 +1045,13 @@ static int send_trailing_garbage(suite *s, const bad_case *c, request *rq)
     return rc;
 }
 
-/* Flips one byte: the last (the signature value) or one in the middle. */
-static int send_flipped(suite *s, request *rq, int middle)
+/* Flips the last byte (the signature value). */
+static int send_flipped(suite *s, request *rq)
 {
     buf der = {0};
     int rc = valid_message(s, rq, &der);
     if (rc == 0 && der.len > 0) {
-        der.data[middle ? der.len / 2 : der.len - 1] ^= 0x40;
+        der.data[der.len - 1] ^= 0x40;
         add_post(s, rq, der.data, der.len);
     }
     buf_free(&der);
@@ -1040,13 +1061,52 @@ static int send_flipped(suite *s, request *rq, int middle)
 static int send_tampered_signature(suite *s, const bad_case *c, request *rq)
 {
     (void)c;
-    return send_flipped(s, rq, 0);
+    return send_flipped(s, rq);
 }
 
-static int send_tampered_middle(suite *s, const bad_case *c, request *rq)
+/* Flips the middle byte of the part of der that is the same as part (once), or fails. */
+static int flip_inside(buf *der, const unsigned char *part, size_t part_len)
+{
+    for (size_t i = 0; part_len > 0 && i + part_len <= der->len; i++)
+        if (memcmp(der->data + i, part, part_len) == 0) {
+            der->data[i + part_len / 2] ^= 0x01;
+            return 0;
+        }
+    return -1;
+}
+
+/* The envelope changed after signing: the signed attributes still verify, but their
+ * messageDigest no longer matches the content. */
+static int send_tampered_content(suite *s, const bad_case *c, request *rq)
 {
     (void)c;
-    return send_flipped(s, rq, 1);
+    buf der = {0};
+    int rc = valid_message(s, rq, &der);
+    const unsigned char *p = der.data;
+    CMS_ContentInfo *cms = rc == 0 ? d2i_CMS_ContentInfo(NULL, &p, (long)der.len) : NULL;
+    ASN1_OCTET_STRING **content = cms ? CMS_get0_content(cms) : NULL;
+    rc = content && *content ? flip_inside(&der, ASN1_STRING_get0_data(*content),
+                                           (size_t)ASN1_STRING_length(*content))
+                             : -1;
+    if (rc == 0)
+        add_post(s, rq, der.data, der.len);
+    CMS_ContentInfo_free(cms);
+    buf_free(&der);
+    return rc;
+}
+
+/* A signed attribute (the transactionID) changed after signing: nothing verifies. */
+static int send_tampered_attribute(suite *s, const bad_case *c, request *rq)
+{
+    (void)c;
+    buf der = {0};
+    int rc = valid_message(s, rq, &der);
+    if (rc == 0)
+        rc = flip_inside(&der, (const unsigned char *)rq->tid, strlen(rq->tid));
+    if (rc == 0)
+        add_post(s, rq, der.data, der.len);
+    buf_free(&der);
+    return rc;
 }
 
 /* Content declared longer than what is sent, then our side closes. */
@@ -1328,7 +1388,7 @@ static int check_issued(suite *s, const expect *w, const request *rq, const scep
 {
     if (w->flags & WANT_CRL)
         return check_crl(s, rep, got, n);
-    X509 *leaf = scep_certs_find_leaf(rep->certs, rq->from->key);
+    X509 *leaf = scep_certs_find_leaf(rep->certs, (rq->owner ? rq->owner : rq->from)->key);
     if (leaf == NULL) {
         snprintf(got, n, "CertRep SUCCESS without a certificate for the requester's key");
         return 0;
@@ -1354,6 +1414,12 @@ static int check_issued(suite *s, const expect *w, const request *rq, const scep
 static int check_reply_fields(suite *s, const expect *w, const request *rq, const scep_msg *rep,
                               char *got, size_t n)
 {
+    if (w->text != NULL && rep->status == SCEP_STATUS_FAILURE &&
+        strstr(rep->fail_info_text, w->text) == NULL) {
+        snprintf(got, n, "CertRep FAILURE whose failInfoText \"%.200s\" does not say \"%s\"",
+                 rep->fail_info_text, w->text);
+        return 0;
+    }
     const char *fi = scep_fail_info_name(rep->fail_info);
     if (rep->status == SCEP_STATUS_FAILURE)
         snprintf(got, n, "CertRep FAILURE %s \"%.200s\"", fi, rep->fail_info_text);
@@ -1374,19 +1440,50 @@ static int check_reply_fields(suite *s, const expect *w, const request *rq, cons
     return 1;
 }
 
+static scep_err echo_problem(scep_diag *diag, scep_err err, const char *text)
+{
+    snprintf(diag->text, sizeof(diag->text), "%s", text);
+    return err;
+}
+
+/* The CertRep echoes the request's transactionID and senderNonce, or omits the one the case
+ * made unusable (opened with keep_refused: a missing transactionID is then the only error). */
+static scep_err check_echo(const expect *w, const request *rq, const scep_msg *rep, scep_err e,
+                           scep_diag *diag)
+{
+    if (!(w->flags & (NO_TID | NO_RECIPIENT_NONCE)))
+        return e == SCEP_OK ? scep_reply_check(rep, rq->tid, rq->nonce, rq->nonce_len, diag) : e;
+    int tid_absent = rep != NULL && e == SCEP_E_MISSING_ATTR && rep->transaction_id[0] == '\0';
+    if (w->flags & NO_TID)
+        e = tid_absent ? SCEP_OK : e;
+    if (e != SCEP_OK)
+        return e;
+    if (!(w->flags & NO_TID) && strcmp(rep->transaction_id, rq->tid) != 0)
+        return echo_problem(diag, SCEP_E_TRANSACTION_ID, "transactionID not echoed");
+    if (w->flags & NO_RECIPIENT_NONCE)
+        return rep->recipient_nonce_len == 0
+                   ? SCEP_OK
+                   : echo_problem(diag, SCEP_E_RECIPIENT_NONCE, "a recipientNonce is present");
+    return rep->recipient_nonce_len == rq->nonce_len &&
+                   memcmp(rep->recipient_nonce, rq->nonce, rq->nonce_len) == 0
+               ? SCEP_OK
+               : echo_problem(diag, SCEP_E_RECIPIENT_NONCE, "senderNonce not echoed");
+}
+
 static int check_certrep(suite *s, const expect *w, const request *rq, const answer *a, char *got,
                          size_t n)
 {
     if (a->status != 200 || !type_is(a->type, SCEP_CT_PKI_MESSAGE))
         return 0;
     scep_recipient me = {rq->from->signer, rq->from->key};
-    scep_open_options oo = {.trusted_signers = s->trusted};
+    scep_open_options oo = {.trusted_signers = s->trusted, .keep_refused = 1};
     scep_decrypt_options dd = {.recipients = &me, .n_recipients = 1};
     scep_msg *rep = NULL;
     scep_diag diag = {{0}};
-    scep_err e = scep_msg_decode(s->ctx, a->body.data, a->body.len, &oo, &dd, &rep, &diag);
+    scep_err e = scep_msg_open(s->ctx, a->body.data, a->body.len, &oo, &rep, &diag);
+    e = check_echo(w, rq, rep, e, &diag);
     if (e == SCEP_OK)
-        e = scep_reply_check(rep, rq->tid, rq->nonce, rq->nonce_len, &diag);
+        e = scep_msg_decrypt(s->ctx, rep, &dd, &diag);
     int ok = e == SCEP_OK && check_reply_fields(s, w, rq, rep, got, n);
     if (e != SCEP_OK)
         snprintf(got, n, "a CertRep that does not check out: %s (%s)", scep_strerror(e), diag.text);
@@ -1538,7 +1635,7 @@ static const bad_case cases[] = {
     {"post-envelopeddata-not-signeddata", send_enveloped, .want = WANT_HTTP(400)},
     {"post-certs-only-signeddata", send_certs_only, .want = WANT_HTTP(400)},
     {"post-tampered-signature", send_tampered_signature, .want = WANT_HTTP(400)},
-    {"post-tampered-middle-byte", send_tampered_middle, .want = WANT_HTTP(400)},
+    {"post-tampered-signed-attribute", send_tampered_attribute, .want = WANT_HTTP(400)},
     {"method-put", send_raw, METHOD_LINE("PUT"), .want = WANT_HTTP(405)},
     {"method-delete", send_raw, METHOD_LINE("DELETE"), .want = WANT_HTTP(405)},
     {"method-options", send_raw, METHOD_LINE("OPTIONS"), .want = WANT_HTTP(405)},
@@ -1604,9 +1701,17 @@ static const bad_case cases[] = {
     {"csr-rsa-1024", send_post,
      .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ, .signer = WHO_SMALL},
      .want = WANT_FAILURE(SCEP_FAIL_BAD_ALG)},
+    /* Apple's MDM client signs with a temporary identity: accepted with the challenge, the
+     * CertRep encrypted to that signer; without the challenge nothing vouches for it. */
     {"self-signed-signer-key-differs-from-csr", send_post,
      .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ, .signer = WHO_B, .csr_key = WHO_A},
-     .want = WANT_FAILURE(SCEP_FAIL_BAD_MESSAGE_CHECK)},
+     .want = WANT_SUCCESS(0)},
+    {"self-signed-signer-key-differs-without-challenge", send_post,
+     .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ,
+                              .signer = WHO_B,
+                              .csr_key = WHO_A,
+                              .challenge = CHALLENGE_NONE},
+     .want = WANT_FAILURE(SCEP_FAIL_BAD_REQUEST)},
     {"renewalreq-signed-by-foreign-certificate", send_post,
      .msg =
          &(const msg_spec){.type = SCEP_MSG_RENEWAL_REQ, .signer = WHO_FOREIGN, .csr_key = WHO_A},
@@ -1635,24 +1740,40 @@ static const bad_case cases[] = {
      .want = WANT_FAILURE(SCEP_FAIL_BAD_CERT_ID)},
     {"getcrl", send_post, .msg = &(const msg_spec){.type = SCEP_MSG_GET_CRL},
      .want = WANT_SUCCESS(WANT_CRL)},
+    /* sscep's GetCRL: issuer and serial of the certificate it was given (the RA in RA mode). */
+    {"getcrl-sscep-issuer-and-serial", send_post,
+     .msg = &(const msg_spec){.type = SCEP_MSG_GET_CRL, .given_issuer = 1, .serial = SERIAL_GIVEN},
+     .want = WANT_SUCCESS(WANT_CRL)},
+    {"getcert-unknown-serial-sscep-issuer", send_post,
+     .msg = &(const msg_spec){.type = SCEP_MSG_GET_CERT, .given_issuer = 1},
+     .want = WANT_FAILURE(SCEP_FAIL_BAD_CERT_ID)},
 
-    /* SCEP: fails before anything verified or readable, so HTTP 4xx. */
+    /* SCEP: the signed attributes verify but what they (or the content) hold is refused: a
+     * signed FAILURE echoing the transactionID and senderNonce that are well-formed. */
     {"message-type-99", send_cms, .cms = &(const raw_spec){.type = "99"},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, 0, "messageType 99")},
     {"message-type-not-a-number", send_cms, .cms = &(const raw_spec){.type = "abc"},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, 0, "messageType")},
     {"message-type-missing", send_cms, .cms = &(const raw_spec){.type = NULL},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, 0, "messageType")},
     {"message-type-twice", send_cms, .cms = &(const raw_spec){.type = "19", .type2 = "17"},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, 0, "messageType")},
     {"nonce-4-bytes", send_cms, .cms = &(const raw_spec){.type = "19", .nonce_len = 4},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_RECIPIENT_NONCE, "senderNonce")},
     {"nonce-missing", send_cms, .cms = &(const raw_spec){.type = "19", .nonce_len = -1},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_RECIPIENT_NONCE, "senderNonce")},
     {"transaction-id-missing", send_cms, .cms = &(const raw_spec){.type = "19", .tid_len = -1},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_TID, "transactionID")},
     {"transaction-id-200-chars", send_cms, .cms = &(const raw_spec){.type = "19", .tid_len = 200},
-     .want = WANT_HTTP(HTTP_ANY_4XX)},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_TID, "transactionID")},
+    {"transaction-id-and-nonce-missing", send_cms,
+     .cms = &(const raw_spec){.type = "19", .tid_len = -1, .nonce_len = -1},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_TID | NO_RECIPIENT_NONCE, "transactionID")},
+    {"unknown-type-without-transaction-id", send_cms,
+     .cms = &(const raw_spec){.type = "42", .tid_len = -1},
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_REQUEST, NO_TID, "messageType 42")},
+    {"post-tampered-content", send_tampered_content,
+     .want = WANT_REFUSED(SCEP_FAIL_BAD_MESSAGE_CHECK, 0, "messageDigest")},
 
     /* Transactions: a good enrollment, then misuse of its transactionID. */
     {"first-enrollment", send_post, .msg = &(const msg_spec){.type = SCEP_MSG_PKCS_REQ},
@@ -1667,6 +1788,9 @@ static const bad_case cases[] = {
      .msg = &(const msg_spec){.type = SCEP_MSG_CERT_POLL, .first_tid = 1}, .want = WANT_SUCCESS(0)},
     {"getcert-issued-serial", send_post,
      .msg = &(const msg_spec){.type = SCEP_MSG_GET_CERT, .serial = SERIAL_FIRST},
+     .want = WANT_SUCCESS(0)},
+    {"getcert-issued-serial-sscep-issuer", send_post,
+     .msg = &(const msg_spec){.type = SCEP_MSG_GET_CERT, .serial = SERIAL_FIRST, .given_issuer = 1},
      .want = WANT_SUCCESS(0)},
     {"getcert-issued-serial-foreign-issuer", send_post,
      .msg =

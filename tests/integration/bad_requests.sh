@@ -15,6 +15,8 @@ CHALLENGE=bad-requests-secret
 WORK=$(mktemp -d /tmp/scep-bad-requests.XXXXXX)
 SERVER_PID=""
 STATUS=0
+SERVE_ROOT=() # scepd serve refuses root unless told to keep it
+[ "$(id -u)" != 0 ] || SERVE_ROOT=(--allow-root)
 
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
@@ -36,7 +38,7 @@ trap cleanup EXIT
 # the server holds can delay its shutdown.
 start_server() {
   local dir=$1 log=$2
-  "$SCEPD" serve --dir "$dir" --listen 127.0.0.1:0 --challenge "$CHALLENGE" \
+  "$SCEPD" serve --dir "$dir" --listen 127.0.0.1:0 --challenge "$CHALLENGE" "${SERVE_ROOT[@]}" \
     --set max_clock_skew=3600 --set request_timeout=10 > "$log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do

@@ -47,16 +47,6 @@ start_proxy() {
   PURL="http://127.0.0.1:$(cat "$WORK/proxy.port")/scep"
 }
 
-OUT=$WORK/scep.out
-ERR=$WORK/scep.err
-# run_scep WANT_RC LABEL ARGS...: runs the client (bounded); checks the exit code.
-run_scep() {
-  local want=$1 label=$2; shift 2
-  local rc=0
-  timeout 60 "$SCEP" "$@" > "$OUT" 2> "$ERR" || rc=$?
-  [ "$rc" = "$want" ] || fail "$label: exit code $rc, expected $want: $(tail -n 3 "$ERR")"
-}
-
 # one_error_line LABEL CMD PATTERN: stderr holds one error line "scep CMD: ..." matching
 # PATTERN, and nothing else but the client's progress notes ("scep: resuming transaction ...").
 one_error_line() {
@@ -88,7 +78,7 @@ OTHER=$WORK/other
   || fail "scepd init of the other CA"
 OTHER_PORT=$(free_port)
 OTHER_URL="http://127.0.0.1:$OTHER_PORT/scep"
-"$SCEPD" serve --dir "$OTHER" --listen "127.0.0.1:$OTHER_PORT" --challenge "$CHALLENGE" \
+"$SCEPD" serve --dir "$OTHER" --listen "127.0.0.1:$OTHER_PORT" --challenge "$CHALLENGE" "${SERVE_ROOT[@]}" \
   > "$WORK/other.log" 2>&1 &
 OTHER_PID=$!
 for _ in $(seq 1 50); do

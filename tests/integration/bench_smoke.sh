@@ -27,7 +27,27 @@ rc=0
 "$FLOOR" --dir "$WORK/none" -n 2 > "$WORK/floor-none.txt" 2>&1 || rc=$?
 [ $rc = 2 ] || fail "scep-floor without a CA directory exited $rc, not 2"
 ok "scep-floor without a CA directory is a setup error"
-# The verification can fail: a wrong challenge gives an invalid run.
-"$BENCH" -u "$URL" -c wrong -n 8 -C 2 --pool 2 --kv > "$WORK/wrong.txt" 2>&1 && fail "a run of refused requests counted as valid"
-ok "a run whose requests are refused is reported invalid"
+# The verification can fail: a wrong challenge gives an invalid run, and --retry does not
+# resend a refusal.
+mkdir "$WORK/wrong"
+"$BENCH" -u "$URL" -c wrong -n 8 -C 2 --pool 2 --retry 3 --save "$WORK/wrong" --kv > "$WORK/wrong.txt" 2>&1 && fail "a run of refused requests counted as valid"
+[ "$(awk '$2 == "failed" && $4 == 1 && $5 == "not-success" && $6 == "not-success"' "$WORK/wrong/results" | wc -l)" = 8 ] \
+  || fail "refused requests were resent or recorded wrongly: $(head -n 3 "$WORK/wrong/results")"
+ok "a run whose requests are refused is reported invalid, and they are not resent"
+# --retry: the server is away when the run fires (--start-at), and back a second later; what
+# got no answer is sent again and verified.
+mkdir "$WORK/retry"
+"$BENCH" -u "$URL" -c s3cret -n 20 -C 2 --pool 2 --retry 10 --retry-wait 500 \
+  --start-at $(($(date +%s%3N) + 2000)) --save "$WORK/retry" --kv > "$WORK/retry.txt" 2>&1 &
+BENCH_PID=$!
+sleep 1
+stop_scepd
+sleep 2
+"$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge s3cret "${SERVE_ROOT[@]}" >> "$WORK/scepd.log" 2>&1 &
+SCEPD_PID=$!
+wait "$BENCH_PID" || fail "the resent run is not valid: $(cat "$WORK/retry.txt")"
+[ "$(awk '$2 == "ok" && $4 > 1 && $5 == "transport" && $6 == "ok"' "$WORK/retry/results" | wc -l)" = 20 ] \
+  || fail "not every request was resent after a transport error: $(head -n 3 "$WORK/retry/results")"
+[ "$(sed -n 's/.* resent=\([0-9]*\).*/\1/p' "$WORK/retry.txt")" -ge 20 ] || fail "resent count: $(cat "$WORK/retry.txt")"
+ok "scep-bench --retry resends what got no answer once the server is back, and verifies it"
 finish

@@ -44,16 +44,6 @@ start_proxy() {
   PURL="http://127.0.0.1:$(cat "$WORK/proxy.port")/scep"
 }
 
-# run_scep WANT_RC LABEL ARGS...: runs the client (bounded), output in $OUT/$ERR; checks the rc.
-OUT=$WORK/scep.out
-ERR=$WORK/scep.err
-run_scep() {
-  local want=$1 label=$2; shift 2
-  local rc=0
-  timeout 60 "$SCEP" "$@" > "$OUT" 2> "$ERR" || rc=$?
-  [ "$rc" = "$want" ] || fail "$label: exit code $rc, expected $want: $(tail -n 3 "$ERR")"
-}
-
 der() { openssl x509 -in "$1" -outform DER; }
 same_cert() { cmp -s <(der "$1") <(der "$2"); }
 fingerprint_of() { sha256sum "$1" | cut -d' ' -f1; }
@@ -223,6 +213,26 @@ suite() {
   [ "$(fingerprint_of san.key)" = "$key_before" ] || fail "[$mode] renew changed the old key"
   [ "$(fingerprint_of san.pem)" = "$cert_before" ] || fail "[$mode] renew --out changed the old certificate"
   ok "[$mode] renew --new-key: a new certificate for the new key, same subject and SAN"
+
+  # --- renew an EC certificate without a challenge (none is needed for renewals): no password
+  # for a PasswordRecipientInfo, so the CertRep is a KeyAgreeRecipientInfo (ECDH) to the old
+  # certificate; the store gains exactly the certificate the client received.
+  run_scep 0 "[$mode] enroll EC to renew" enroll -u "$URL" --ca cadir --key ecr.key --out ecr.pem \
+    --key-type ec:P-256 --subject "CN=$mode-ecr" --challenge "$CHALLENGE"
+  mkdir -p rec-ecr
+  start_proxy pass --record "$D/rec-ecr"
+  run_scep 0 "[$mode] renew EC without a challenge" renew -u "$PURL" --ca cadir --cert ecr.pem \
+    --key ecr.key --new-key ecr2.key --key-type ec:P-256 --out ecr2.pem
+  stop_proxy
+  check_issued ecr2.pem ecr2.key "$CA/ca.pem" "$mode-ecr"
+  openssl cms -verify -noverify -inform DER -in rec-ecr/reply-1.der -binary -out rec-ecr/env.der \
+    > /dev/null 2>&1 || fail "[$mode] the EC renewal CertRep is not SignedData"
+  openssl cms -cmsout -print -inform DER -in rec-ecr/env.der > rec-ecr/env.txt 2>&1 \
+    || fail "[$mode] the EC renewal CertRep content is not CMS"
+  grep -q "d.kari:" rec-ecr/env.txt || fail "[$mode] the EC renewal envelope has no KeyAgreeRecipientInfo"
+  [ "$("$SCEPD" certs --dir "$CA" --subject "$mode-ecr" | grep -c "$mode-ecr")" = 2 ] \
+    || fail "[$mode] the store does not hold exactly the two EC certificates: $("$SCEPD" certs --dir "$CA" --subject "$mode-ecr")"
+  ok "[$mode] renew of an EC certificate without a challenge: KeyAgreeRecipientInfo, no orphan in the store"
 
   # --- GetCRL: revoke the EC certificate with scepd, then the CRL the client fetches must be
   # signed by the CA and list that serial (and not a certificate still valid).

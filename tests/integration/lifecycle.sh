@@ -11,7 +11,7 @@ CRL_URL="http://127.0.0.1:$PORT_FIXED/crl/ca.crl"
 start_on() { # a server on the fixed port, so that the CDP URL stays right
   [ -n "$SCEPD_PID" ] && stop_scepd
   URL="http://127.0.0.1:$PORT_FIXED/scep"
-  "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT_FIXED" "$@" >> "$WORK/scepd.log" 2>&1 &
+  "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT_FIXED" "${SERVE_ROOT[@]}" "$@" >> "$WORK/scepd.log" 2>&1 &
   SCEPD_PID=$!
   for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && return 0; sleep 0.1; done
   fail "scepd did not start"

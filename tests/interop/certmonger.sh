@@ -248,12 +248,16 @@ openssl cms -verify -noverify -binary -inform PEM -in pkcsreq.pem -out envelope.
 openssl cms -cmsout -print -inform DER -in envelope.der > envelope.txt
 grep -A1 contentEncryptionAlgorithm envelope.txt > cipher.txt
 grep -q 'aes-256-cbc' cipher.txt || fail "the PKCSReq envelope is not AES-256-CBC: $(cat cipher.txt)"
-openssl cms -decrypt -binary -inform DER -in envelope.der -recip "$CA/ra.pem" \
-  -inkey "$CA/ra.key" -out csr.der 2> /dev/null || fail "the RA key cannot open the PKCSReq envelope"
-openssl req -inform DER -in csr.der -noout -text > csr.txt
-grep -q 'challengePassword *: *s3cret$' csr.txt || fail "the CSR does not carry the challenge"
-[ "$(openssl req -inform DER -in csr.der -noout -pubkey | openssl sha256)" = \
-  "$(openssl pkey -in "$KEY" -pubout | openssl sha256)" ] || fail "the CSR is not for certmonger's key"
+# openssl opens the envelope with the RA key file; a token's RA key (tests/hsm/run-all) only
+# scepd can use, which the enrollments below prove.
+if [ -z "${SCEP_TEST_TOKEN_URI:-}" ]; then
+  openssl cms -decrypt -binary -inform DER -in envelope.der -recip "$CA/ra.pem" \
+    -inkey "$CA/ra.key" -out csr.der 2> /dev/null || fail "the RA key cannot open the PKCSReq envelope"
+  openssl req -inform DER -in csr.der -noout -text > csr.txt
+  grep -q 'challengePassword *: *s3cret$' csr.txt || fail "the CSR does not carry the challenge"
+  [ "$(openssl req -inform DER -in csr.der -noout -pubkey | openssl sha256)" = \
+    "$(openssl pkey -in "$KEY" -pubout | openssl sha256)" ] || fail "the CSR is not for certmonger's key"
+fi
 ok "certmonger's PKCSReq: SHA-256, AES-256-CBC to the RA, CSR with its key and the challenge"
 
 scep_msg manual gic > gic.pem

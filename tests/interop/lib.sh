@@ -7,6 +7,10 @@ SCEPD=${SCEPD:-$ROOT/build/scepd}
 WORK=$(mktemp -d /tmp/scep-interop.XXXXXX)
 SCEPD_PID=""
 PASSED=0
+# scepd serve refuses root unless told to give it up (user = NAME) or to keep it: the suites
+# run as root in CI, so they pass SERVE_ROOT to every `scepd serve`.
+SERVE_ROOT=()
+[ "$(id -u)" != 0 ] || SERVE_ROOT=(--allow-root)
 NAME=$(basename "$0" .sh)
 
 cleanup() {
@@ -31,11 +35,19 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# new_ca DIR [init flags...]: a fresh CA directory.
+# new_ca DIR [init flags...]: a fresh CA directory. With SCEP_TEST_TOKEN_URI set (tests/hsm/run-all
+# does that), its keys are made in that PKCS#11 token instead of files. INTEROP_CA_KEY (a --key
+# SPEC, e.g. ec:P-256) sets the CA key of every suite (ec_ca.sh runs RA-mode suites with it).
 new_ca() {
   local dir=$1; shift
-  "$SCEPD" init --dir "$dir" --subject "CN=Interop CA,O=scep tests" "$@" > "$dir.init.txt" \
-    || fail "scepd init $*"
+  local token=()
+  if [ -n "${SCEP_TEST_TOKEN_URI:-}" ]; then
+    token=(--key-uri "$SCEP_TEST_TOKEN_URI;object=$NAME-$(basename "$dir")-$$-$RANDOM"
+      --pkcs11-module "$SCEP_TEST_PKCS11_MODULE" --pkcs11-pin-file "$SCEP_TEST_PIN_FILE")
+  fi
+  "$SCEPD" init --dir "$dir" --subject "CN=Interop CA,O=scep tests" "${token[@]}" \
+    ${INTEROP_CA_KEY:+--key "$INTEROP_CA_KEY"} "$@" \
+    > "$dir.init.txt" || fail "scepd init $*"
 }
 
 # start_scepd DIR [serve flags...]: serves DIR on a free loopback port; sets PORT and URL.
@@ -44,13 +56,32 @@ start_scepd() {
   [ -n "$SCEPD_PID" ] && stop_scepd
   PORT=$(free_port)
   URL="http://127.0.0.1:$PORT/scep"
-  "$SCEPD" serve --dir "$dir" --listen "127.0.0.1:$PORT" "$@" >> "$WORK/scepd.log" 2>&1 &
+  "$SCEPD" serve --dir "$dir" --listen "127.0.0.1:$PORT" "${SERVE_ROOT[@]}" "$@" >> "$WORK/scepd.log" 2>&1 &
   SCEPD_PID=$!
   for _ in $(seq 1 50); do
     curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && return 0
     sleep 0.1
   done
   fail "scepd did not start"
+}
+
+# start_scepd_strace DIR "STRACE OPTIONS" [serve flags...]: start_scepd under strace (its options
+# split at spaces); sets PORT, URL, STRACE_PID and SCEPD_PID (stop with kill SCEPD_PID, then
+# wait STRACE_PID).
+start_scepd_strace() {
+  local dir=$1 opts=$2; shift 2
+  PORT=$(free_port)
+  URL="http://127.0.0.1:$PORT/scep"
+  # shellcheck disable=SC2086
+  strace $opts "$SCEPD" serve --dir "$dir" --listen "127.0.0.1:$PORT" "${SERVE_ROOT[@]}" "$@" \
+    >> "$WORK/scepd.log" 2>&1 &
+  STRACE_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
+    sleep 0.1
+  done
+  SCEPD_PID=$(pgrep -P "$STRACE_PID" scepd || true)
+  [ -n "$SCEPD_PID" ] || fail "scepd did not start under strace"
 }
 
 stop_scepd() {
@@ -74,6 +105,69 @@ check_issued() {
   [ "$(openssl x509 -in "$cert" -noout -issuer -nameopt RFC2253)" = \
     "$(openssl x509 -in "$ca" -noout -subject -nameopt RFC2253 | sed 's/^subject/issuer/')" ] \
     || fail "$cert issuer is not the CA"
+}
+
+# run_scep WANT_RC LABEL ARGS...: runs the client $SCEP (bounded), output in $OUT/$ERR; checks
+# the exit code.
+OUT=$WORK/scep.out
+ERR=$WORK/scep.err
+run_scep() {
+  local want=$1 label=$2; shift 2
+  local rc=0
+  timeout 60 "$SCEP" "$@" > "$OUT" 2> "$ERR" || rc=$?
+  [ "$rc" = "$want" ] || fail "$label: exit code $rc, expected $want: $(tail -n 3 "$ERR")"
+}
+
+stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
+
+# recording_proxy URL: a pass-through proxy to URL that saves each PKIOperation reply in
+# $WORK/rec (tests/integration/fake_scep_server.py); sets PROXY_PID and PURL (URL's path).
+recording_proxy() {
+  mkdir -p "$WORK/rec"
+  rm -f "$WORK/proxy.port"
+  python3 "$ROOT/tests/integration/fake_scep_server.py" --upstream "$1" --mode pass \
+    --port-file "$WORK/proxy.port" --record "$WORK/rec" > "$WORK/proxy.log" 2>&1 &
+  PROXY_PID=$!
+  for _ in $(seq 1 100); do [ -s "$WORK/proxy.port" ] && break; sleep 0.05; done
+  [ -s "$WORK/proxy.port" ] || fail "the python proxy did not start: $(tail -n 3 "$WORK/proxy.log")"
+  PURL="http://127.0.0.1:$(cat "$WORK/proxy.port")/${1#http://*/}"
+}
+
+# dated_cert OUT SUBJECT START END ca|ra [ISSUER]: OUT.pem and OUT.key valid from START to END,
+# self-signed or signed by ISSUER.pem/ISSUER.key; a CA certificate or an RA certificate.
+dated_cert() {
+  local out=$1 subj=$2 start=$3 end=$4 kind=$5 issuer=${6:-} d
+  d=$(mktemp -d "$WORK/openssl-ca.XXXXXX")
+  : > "$d/index.txt"
+  echo 01 > "$d/serial"
+  cat > "$d/ca.cnf" << CNF
+[ca]
+default_ca = dated
+[dated]
+database = $d/index.txt
+new_certs_dir = $d
+serial = $d/serial
+default_md = sha256
+policy = any
+unique_subject = no
+[any]
+commonName = supplied
+[ca_ext]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign,digitalSignature
+subjectKeyIdentifier = hash
+[ra_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+subjectKeyIdentifier = hash
+CNF
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$out.key" -subj "$subj" -out "$d/req.pem" 2> /dev/null
+  local signer=(-selfsign -keyfile "$out.key")
+  [ -n "$issuer" ] && signer=(-cert "$issuer.pem" -keyfile "$issuer.key")
+  openssl ca -batch -config "$d/ca.cnf" "${signer[@]}" -in "$d/req.pem" -out "$out.pem" \
+    -startdate "$start" -enddate "$end" -extensions "${kind}_ext" -notext > "$d/log" 2>&1 \
+    || fail "openssl ca for $subj: $(cat "$d/log")"
+  rm -rf "$d"
 }
 
 # The last log line of scepd that matches a pattern.

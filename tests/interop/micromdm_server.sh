@@ -9,7 +9,6 @@ if [ -z "${SCEP_IN_NETNS:-}" ]; then
 fi
 source "$(dirname "$0")/lib.sh"
 SCEP=${SCEP:-$ROOT/build/scep}
-FAKE=$ROOT/tests/integration/fake_scep_server.py
 command -v scepserver > /dev/null || fail "scepserver is not installed (Debian package scep)"
 [ -x "$SCEP" ] || fail "no client at $SCEP"
 ip link set lo up || fail "cannot bring up loopback in the namespace"
@@ -17,17 +16,8 @@ ip -o link show | grep -qv ': lo:' && fail "the namespace has more than loopback
 
 MM_PID=""
 PROXY_PID=""
-stop_pid() { [ -n "$1" ] && kill "$1" 2>/dev/null && wait "$1" 2>/dev/null || true; }
 trap 'stop_pid "$PROXY_PID"; stop_pid "$MM_PID"; cleanup' EXIT
 
-OUT=$WORK/scep.out
-ERR=$WORK/scep.err
-run_scep() {
-  local want=$1 label=$2; shift 2
-  local rc=0
-  timeout 60 "$SCEP" "$@" > "$OUT" 2> "$ERR" || rc=$?
-  [ "$rc" = "$want" ] || fail "$label: exit code $rc, expected $want: $(tail -n 3 "$ERR")"
-}
 mm_log_has() { grep -q -- "$1" "$WORK/scepserver.log" || fail "scepserver log has no line matching '$1'"; }
 
 SECONDS=0
@@ -68,14 +58,7 @@ ok "getca --fingerprint (openssl's SHA-256 of depot/ca.pem) saves micromdm's CA;
 
 # --- enroll --legacy with the challenge, through a recording pass-through proxy so the reply's
 # envelope can be inspected: micromdm answers with single DES.
-mkdir rec
-rm -f proxy.port
-python3 "$FAKE" --upstream "$URL" --mode pass --port-file "$WORK/proxy.port" --record "$WORK/rec" \
-  > proxy.log 2>&1 &
-PROXY_PID=$!
-for _ in $(seq 1 100); do [ -s proxy.port ] && break; sleep 0.05; done
-[ -s proxy.port ] || fail "the python proxy did not start: $(tail -n 3 proxy.log)"
-PURL="http://127.0.0.1:$(cat proxy.port)/scep"
+recording_proxy "$URL"
 run_scep 0 "enroll --legacy" enroll -u "$PURL" --ca cadir --key mm.key --out mm.pem --legacy \
   --subject "CN=mm-device,O=scep tests" --san dns:mm-device.example --challenge "$CHALLENGE"
 stop_pid "$PROXY_PID"; PROXY_PID=""

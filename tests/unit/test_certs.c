@@ -85,6 +85,171 @@ static void test_roles(void **state)
     sk_X509_free(ca_mode);
 }
 
+/* Certificates for the chain table: real chains, RAs, and hostile additions. */
+enum {
+    F_ROOT,     /* self-signed root */
+    F_INT,      /* intermediate the root issued */
+    F_INT2,     /* a third level: issued by F_INT */
+    F_RA,       /* RA (keyEncipherment + digitalSignature) issued by F_INT */
+    F_RA_ENC,   /* RA encryption only, issued by F_INT */
+    F_RA_SIG,   /* RA signing only, issued by F_INT */
+    F_RA2,      /* RA issued by F_INT2 */
+    F_RA_ROOT,  /* RA issued by the root */
+    F_OTHER,    /* an unrelated self-signed CA */
+    F_STRAY,    /* a non-CA certificate of another CA */
+    F_FAKE_RA,  /* names F_INT as issuer (and its key id) but another key signed it */
+    F_FAKE_SUB, /* a CA certificate forged the same way below F_INT */
+    F_CYCLE_A,  /* F_CYCLE_A and F_CYCLE_B issued each other */
+    F_CYCLE_B,
+    F_INT_DUP, /* another copy of F_INT */
+    F_COUNT
+};
+
+static X509 *fixture[F_COUNT];
+
+static void make_fixtures(void)
+{
+    EVP_PKEY *root = tu_rsa_key(2048, 0), *in = tu_rsa_key(2048, 1), *in2 = tu_rsa_key(2048, 2);
+    EVP_PKEY *ra = tu_rsa_key(2048, 4), *other = tu_rsa_key(2048, 3), *ra2 = tu_rsa_key(2048, 5);
+    EVP_PKEY *ka = tu_ec_key("P-256", 0), *kb = tu_ec_key("P-256", 1);
+    unsigned ca_ku = KU_KEY_CERT_SIGN | KU_CRL_SIGN;
+    unsigned both = KU_KEY_ENCIPHERMENT | KU_DIGITAL_SIGNATURE;
+    fixture[F_ROOT] = tu_cert(root, "Chain Root", NULL, NULL, 1, ca_ku, 3650);
+    fixture[F_INT] = tu_cert(in, "Chain Issuing CA", fixture[F_ROOT], root, 1, ca_ku, 3650);
+    fixture[F_INT2] = tu_cert(in2, "Chain Level 3 CA", fixture[F_INT], in, 1, ca_ku, 3650);
+    fixture[F_RA] = tu_cert(ra, "Chain RA", fixture[F_INT], in, 0, both, 365);
+    fixture[F_RA_ENC] =
+        tu_cert(ra, "Chain RA enc", fixture[F_INT], in, 0, KU_KEY_ENCIPHERMENT, 365);
+    fixture[F_RA_SIG] =
+        tu_cert(ra2, "Chain RA sig", fixture[F_INT], in, 0, KU_DIGITAL_SIGNATURE, 365);
+    fixture[F_RA2] = tu_cert(ra2, "Chain RA 3", fixture[F_INT2], in2, 0, both, 365);
+    fixture[F_RA_ROOT] = tu_cert(ra, "Chain RA root", fixture[F_ROOT], root, 0, both, 365);
+    fixture[F_OTHER] = tu_cert(other, "Other Root", NULL, NULL, 1, ca_ku, 3650);
+    fixture[F_STRAY] = tu_cert(ra, "Stray", fixture[F_OTHER], other, 0, both, 365);
+    fixture[F_FAKE_RA] = tu_cert(ra2, "Fake RA", fixture[F_INT], other, 0, both, 365);
+    fixture[F_FAKE_SUB] = tu_cert(ka, "Fake Sub CA", fixture[F_INT], other, 1, ca_ku, 365);
+    X509 *b0 = tu_cert(kb, "Cycle B", NULL, NULL, 1, ca_ku, 365);
+    fixture[F_CYCLE_A] = tu_cert(ka, "Cycle A", b0, kb, 1, ca_ku, 365);
+    fixture[F_CYCLE_B] = tu_cert(kb, "Cycle B", fixture[F_CYCLE_A], ka, 1, ca_ku, 365);
+    X509_free(b0);
+    fixture[F_INT_DUP] = X509_dup(fixture[F_INT]);
+}
+
+#define END (-1)
+#define CHAIN(...)                                                                                 \
+    {                                                                                              \
+        __VA_ARGS__, END                                                                           \
+    }
+
+static const struct {
+    const char *what;
+    int certs[8];       /* fixture indices, END-terminated */
+    scep_err err;       /* expected result */
+    int ca, enc, sign;  /* expected roles (fixture indices) when SCEP_OK */
+    const char *reason; /* a word the diag must hold when not SCEP_OK */
+} chain_cases[] = {
+    {"2 levels, issuing CA first", CHAIN(F_INT, F_ROOT), SCEP_OK, F_INT, F_INT, F_INT, NULL},
+    {"2 levels, root first", CHAIN(F_ROOT, F_INT), SCEP_OK, F_INT, F_INT, F_INT, NULL},
+    {"3 levels, lowest first", CHAIN(F_INT2, F_INT, F_ROOT), SCEP_OK, F_INT2, F_INT2, F_INT2, NULL},
+    {"3 levels, root first", CHAIN(F_ROOT, F_INT, F_INT2), SCEP_OK, F_INT2, F_INT2, F_INT2, NULL},
+    {"3 levels, mixed", CHAIN(F_INT, F_INT2, F_ROOT), SCEP_OK, F_INT2, F_INT2, F_INT2, NULL},
+    {"2 levels + RA", CHAIN(F_RA, F_INT, F_ROOT), SCEP_OK, F_INT, F_RA, F_RA, NULL},
+    {"2 levels + RA, root first", CHAIN(F_ROOT, F_INT, F_RA), SCEP_OK, F_INT, F_RA, F_RA, NULL},
+    {"3 levels + RA", CHAIN(F_RA2, F_INT2, F_INT, F_ROOT), SCEP_OK, F_INT2, F_RA2, F_RA2, NULL},
+    {"3 levels + RA, root first", CHAIN(F_ROOT, F_INT, F_INT2, F_RA2), SCEP_OK, F_INT2, F_RA2,
+     F_RA2, NULL},
+    {"separate RA certificates", CHAIN(F_RA_SIG, F_RA_ENC, F_INT, F_ROOT), SCEP_OK, F_INT, F_RA_ENC,
+     F_RA_SIG, NULL},
+    {"separate RA certificates, root first", CHAIN(F_ROOT, F_INT, F_RA_ENC, F_RA_SIG), SCEP_OK,
+     F_INT, F_RA_ENC, F_RA_SIG, NULL},
+    {"RA signing only: encrypt to the CA", CHAIN(F_RA_SIG, F_INT, F_ROOT), SCEP_OK, F_INT, F_INT,
+     F_RA_SIG, NULL},
+    {"RA issued by the root above the CA", CHAIN(F_INT, F_ROOT, F_RA_ROOT), SCEP_OK, F_INT,
+     F_RA_ROOT, F_RA_ROOT, NULL},
+    {"RA of another CA is no RA", CHAIN(F_INT, F_ROOT, F_STRAY), SCEP_OK, F_INT, F_INT, F_INT,
+     NULL},
+    {"forged RA is no RA", CHAIN(F_FAKE_RA, F_INT, F_ROOT), SCEP_OK, F_INT, F_INT, F_INT, NULL},
+    {"duplicates", CHAIN(F_INT_DUP, F_ROOT, F_INT, F_ROOT), SCEP_OK, F_INT_DUP, F_INT_DUP,
+     F_INT_DUP, NULL},
+    {"lone root", CHAIN(F_ROOT), SCEP_OK, F_ROOT, F_ROOT, F_ROOT, NULL},
+    {"lone non-CA certificate", CHAIN(F_STRAY), SCEP_OK, F_STRAY, F_STRAY, F_STRAY, NULL},
+    {"two chains, the RA decides", CHAIN(F_OTHER, F_INT, F_ROOT, F_RA), SCEP_OK, F_INT, F_RA, F_RA,
+     NULL},
+    {"two chains", CHAIN(F_OTHER, F_INT, F_ROOT), SCEP_E_BAD_CERT_ID, 0, 0, 0, "separate"},
+    {"forged CA below the CA", CHAIN(F_INT, F_FAKE_SUB, F_ROOT), SCEP_E_BAD_CERT_ID, 0, 0, 0,
+     "separate"},
+    {"cycle", CHAIN(F_CYCLE_A, F_CYCLE_B), SCEP_E_BAD_CERT_ID, 0, 0, 0, "cycle"},
+    {"no CA", CHAIN(F_RA, F_STRAY), SCEP_E_BAD_CERT_ID, 0, 0, 0, "CA"},
+};
+
+static void check_chain_case(size_t k, STACK_OF(X509) * certs)
+{
+    X509 *ca = NULL, *enc = NULL, *sign = NULL;
+    scep_diag diag = {{0}};
+    scep_err got = scep_certs_roles_diag(certs, &ca, &enc, &sign, &diag);
+    if (got != chain_cases[k].err)
+        fail_msg("%s: got %s (%s)", chain_cases[k].what, scep_strerror(got), diag.text);
+    if (got != SCEP_OK) {
+        assert_null(ca);
+        if (strstr(diag.text, chain_cases[k].reason) == NULL)
+            fail_msg("%s: reason '%s' lacks '%s'", chain_cases[k].what, diag.text,
+                     chain_cases[k].reason);
+        return;
+    }
+    if (ca != fixture[chain_cases[k].ca] || enc != fixture[chain_cases[k].enc] ||
+        sign != fixture[chain_cases[k].sign])
+        fail_msg("%s: CA, encryption, signing are the wrong certificates", chain_cases[k].what);
+}
+
+static void test_roles_in_chains(void **state)
+{
+    (void)state;
+    make_fixtures();
+    for (size_t k = 0; k < sizeof(chain_cases) / sizeof(chain_cases[0]); k++) {
+        STACK_OF(X509) *certs = sk_X509_new_null();
+        for (const int *i = chain_cases[k].certs; *i != END; i++)
+            sk_X509_push(certs, fixture[*i]);
+        check_chain_case(k, certs);
+        sk_X509_free(certs);
+    }
+    /* More than a GetCACert may hold. */
+    STACK_OF(X509) *many = sk_X509_new_null();
+    for (int i = 0; i <= SCEP_MAX_CERTS; i++)
+        sk_X509_push(many, fixture[F_ROOT]);
+    X509 *ca = NULL, *enc = NULL, *sign = NULL;
+    assert_int_equal(scep_certs_roles(many, &ca, &enc, &sign), SCEP_E_TOO_LARGE);
+    sk_X509_free(many);
+    for (int i = 0; i < F_COUNT; i++)
+        X509_free(fixture[i]);
+}
+
+static void test_pin_in_chain(void **state)
+{
+    (void)state;
+    make_fixtures();
+    char root_fp[200], other_fp[200];
+    assert_int_equal(
+        scep_cert_fingerprint(fixture[F_ROOT], SCEP_DIGEST_SHA256, root_fp, sizeof(root_fp)),
+        SCEP_OK);
+    assert_int_equal(
+        scep_cert_fingerprint(fixture[F_OTHER], SCEP_DIGEST_SHA1, other_fp, sizeof(other_fp)),
+        SCEP_OK);
+    STACK_OF(X509) *chain = stack_of(fixture[F_INT2], fixture[F_ROOT]);
+    sk_X509_push(chain, fixture[F_INT]);
+    sk_X509_push(chain, fixture[F_OTHER]);
+    /* The root pins the lowest CA through the intermediate; an unrelated CA pins nothing. */
+    assert_true(scep_certs_chain_fingerprint_matches(chain, fixture[F_INT2], root_fp));
+    assert_false(scep_certs_chain_fingerprint_matches(chain, fixture[F_INT2], other_fp));
+    /* The root of a forged link pins nothing. */
+    STACK_OF(X509) *forged = stack_of(fixture[F_FAKE_SUB], fixture[F_INT]);
+    sk_X509_push(forged, fixture[F_ROOT]);
+    assert_false(scep_certs_chain_fingerprint_matches(forged, fixture[F_FAKE_SUB], root_fp));
+    sk_X509_free(forged);
+    sk_X509_free(chain);
+    for (int i = 0; i < F_COUNT; i++)
+        X509_free(fixture[i]);
+}
+
 static void test_next_ca(void **state)
 {
     (void)state;
@@ -353,6 +518,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_certs_only_roundtrip_keeps_order),
         cmocka_unit_test(test_roles),
+        cmocka_unit_test(test_roles_in_chains),
+        cmocka_unit_test(test_pin_in_chain),
         cmocka_unit_test(test_next_ca),
         cmocka_unit_test(test_signer_and_csr),
         cmocka_unit_test(test_transaction_id_and_fingerprints),

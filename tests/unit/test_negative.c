@@ -175,7 +175,7 @@ static void test_tampering(void **state)
     /* The signed content: a byte inside the envelope. */
     size_t at = find_last(der, len, fx.envelope + fx.envelope_len - 16, 16);
     der[at + 3] ^= 0x80;
-    assert_int_equal(server_decode(tu_ctx(0), der, len), SCEP_E_BAD_SIGNATURE);
+    assert_int_equal(server_decode(tu_ctx(0), der, len), SCEP_E_CONTENT_DIGEST);
     der[at + 3] ^= 0x80;
     /* The transactionID inside the signed attributes. */
     at = find_last(der, len, (const unsigned char *)"ABCDEF0123", 10);
@@ -292,30 +292,165 @@ static const attr_case attr_cases[] = {
      SCEP_E_MISSING_ATTR},
 };
 
+/* A good request whose attribute with replace's OID is replaced (dropped when its value is
+ * NULL), with extra (when its oid is set) added. */
+static unsigned char *sign_replaced(const attr_spec *replace, const attr_spec *extra, size_t *len)
+{
+    attr_spec attrs[4];
+    size_t n = 0;
+    for (size_t i = 0; i < 3; i++) {
+        if (strcmp(good_attrs[i].oid, replace->oid) != 0)
+            attrs[n++] = good_attrs[i];
+        else if (replace->value != NULL)
+            attrs[n++] = *replace;
+    }
+    if (extra != NULL && extra->oid != NULL)
+        attrs[n++] = *extra;
+    return sign_custom(attrs, n, fx.envelope, fx.envelope_len, EVP_sha256(), len);
+}
+
 static void test_attribute_table(void **state)
 {
     (void)state;
     for (size_t c = 0; c < sizeof(attr_cases) / sizeof(attr_cases[0]); c++) {
         const attr_case *tc = &attr_cases[c];
-        attr_spec attrs[4];
-        size_t n = 0;
-        for (size_t i = 0; i < 3; i++) {
-            if (strcmp(good_attrs[i].oid, tc->replace.oid) != 0)
-                attrs[n++] = good_attrs[i];
-            else if (tc->replace.value != NULL)
-                attrs[n++] = tc->replace;
-        }
-        if (tc->extra.oid != NULL)
-            attrs[n++] = tc->extra;
         size_t len;
-        unsigned char *der =
-            sign_custom(attrs, n, fx.envelope, fx.envelope_len, EVP_sha256(), &len);
+        unsigned char *der = sign_replaced(&tc->replace, &tc->extra, &len);
         scep_err err = server_decode(tu_ctx(0), der, len);
         if (err != tc->expect)
             fail_msg("%s: got %s, expected %s", tc->what, scep_strerror(err),
                      scep_strerror(tc->expect));
         OPENSSL_free(der);
     }
+}
+
+/* What keep_refused hands back for a refused request, and what a FAILURE to it echoes. */
+typedef struct refused_case {
+    const char *what;
+    attr_spec replace; /* as in attr_case */
+    scep_err expect;
+    int type;      /* the type handed back */
+    int has_tid;   /* transactionID kept (and echoed) */
+    int has_nonce; /* senderNonce kept (and echoed as recipientNonce) */
+} refused_case;
+
+static const refused_case refused_cases[] = {
+    {"unknown messageType",
+     {OID_MESSAGE_TYPE, V_ASN1_PRINTABLESTRING, "99", -1},
+     SCEP_E_UNKNOWN_MSG_TYPE,
+     SCEP_MSG_NONE,
+     1,
+     1},
+    {"no messageType", {OID_MESSAGE_TYPE, 0, NULL, 0}, SCEP_E_MISSING_ATTR, SCEP_MSG_NONE, 1, 1},
+    {"no transactionID",
+     {OID_TRANSACTION_ID, 0, NULL, 0},
+     SCEP_E_MISSING_ATTR,
+     SCEP_MSG_PKCS_REQ,
+     0,
+     1},
+    {"transactionID with control bytes",
+     {OID_TRANSACTION_ID, V_ASN1_UTF8STRING, "ab\ncd", -1},
+     SCEP_E_BAD_ATTR,
+     SCEP_MSG_PKCS_REQ,
+     0,
+     1},
+    {"no senderNonce",
+     {OID_SENDER_NONCE, 0, NULL, 0},
+     SCEP_E_MISSING_ATTR,
+     SCEP_MSG_PKCS_REQ,
+     1,
+     0},
+    {"nonce too short",
+     {OID_SENDER_NONCE, V_ASN1_OCTET_STRING, "1234567", 7},
+     SCEP_E_BAD_NONCE,
+     SCEP_MSG_PKCS_REQ,
+     1,
+     0},
+};
+
+static scep_msg *open_kept(const unsigned char *der, size_t len, scep_err expect)
+{
+    scep_open_options o = {.keep_refused = 1};
+    scep_msg *msg = NULL;
+    scep_diag diag = {{0}};
+    assert_int_equal(scep_msg_open(tu_ctx(0), der, len, &o, &msg, &diag), expect);
+    assert_true(expect == SCEP_OK || diag.text[0] != '\0');
+    return msg;
+}
+
+/* The FAILURE the server answers req with, as the client reads it (keep_refused too: a CertRep
+ * without a transactionID is itself refused). */
+static scep_msg *failure_to(const scep_msg *req)
+{
+    const tu_ca *ca = tu_test_ca();
+    scep_reply_params rp = {.status = SCEP_STATUS_FAILURE,
+                            .fail_info = SCEP_FAIL_BAD_REQUEST,
+                            .fail_info_text = "refused",
+                            .signer_cert = ca->ca_cert,
+                            .signer_key = ca->ca_key};
+    unsigned char *der = NULL;
+    size_t len = 0;
+    assert_int_equal(scep_reply_encode(tu_ctx(0), req, &rp, &der, &len), SCEP_OK);
+    scep_msg *rep = open_kept(der, len, req->transaction_id[0] ? SCEP_OK : SCEP_E_MISSING_ATTR);
+    OPENSSL_free(der);
+    assert_non_null(rep);
+    assert_int_equal(rep->status, SCEP_STATUS_FAILURE);
+    assert_string_equal(rep->fail_info_text, "refused");
+    return rep;
+}
+
+static void check_refused(const refused_case *tc, const scep_msg *msg)
+{
+    assert_non_null(msg);
+    assert_int_equal(msg->type, tc->type);
+    assert_string_equal(msg->transaction_id, tc->has_tid ? "ABCDEF0123" : "");
+    assert_int_equal(msg->sender_nonce_len, tc->has_nonce ? 16 : 0);
+    assert_non_null(msg->signer_cert);
+    scep_msg *rep = failure_to(msg);
+    assert_string_equal(rep->transaction_id, msg->transaction_id);
+    assert_int_equal(rep->recipient_nonce_len, msg->sender_nonce_len);
+    assert_memory_equal(rep->recipient_nonce, msg->sender_nonce, msg->sender_nonce_len);
+    scep_msg_free(rep);
+}
+
+static void test_keep_refused(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof(refused_cases) / sizeof(refused_cases[0]); c++) {
+        const refused_case *tc = &refused_cases[c];
+        size_t len;
+        unsigned char *der = sign_replaced(&tc->replace, NULL, &len);
+        print_message("%s\n", tc->what);
+        scep_msg *msg = open_kept(der, len, tc->expect);
+        check_refused(tc, msg);
+        scep_msg_free(msg);
+        OPENSSL_free(der);
+    }
+}
+
+/* A content that does not match its messageDigest: the attributes and signer are handed back,
+ * the content is not. Without keep_refused, nothing is. Nothing when the attributes fail. */
+static void test_keep_refused_integrity(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *der = good_request(&len);
+    size_t at = find_last(der, len, fx.envelope + fx.envelope_len - 16, 16);
+    der[at + 3] ^= 0x80;
+    scep_msg *msg = open_kept(der, len, SCEP_E_CONTENT_DIGEST);
+    assert_non_null(msg);
+    assert_null(msg->envelope);
+    assert_int_equal(msg->type, SCEP_MSG_PKCS_REQ);
+    assert_string_equal(msg->transaction_id, "ABCDEF0123");
+    scep_msg_free(msg);
+    scep_msg *none = NULL;
+    assert_int_equal(scep_msg_open(tu_ctx(0), der, len, NULL, &none, NULL), SCEP_E_CONTENT_DIGEST);
+    assert_null(none);
+    der[at + 3] ^= 0x80;
+    at = find_last(der, len, (const unsigned char *)"ABCDEF0123", 10);
+    der[at] = 'X';
+    assert_null(open_kept(der, len, SCEP_E_BAD_SIGNATURE));
+    OPENSSL_free(der);
 }
 
 static void test_payload_errors(void **state)
@@ -432,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_truncated_oversize_trailing),
         cmocka_unit_test(test_wrong_content_types),
         cmocka_unit_test(test_attribute_table),
+        cmocka_unit_test(test_keep_refused),
+        cmocka_unit_test(test_keep_refused_integrity),
         cmocka_unit_test(test_payload_errors),
         cmocka_unit_test(test_bad_csr_signature),
         cmocka_unit_test(test_legacy_algorithms_refused),

@@ -1,13 +1,16 @@
 /* scepd's CA engine and configuration: what goes into an issued certificate, and config errors. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/x509v3.h>
 
-#include "ca.h"
-#include "ca_create.h"
-#include "config.h"
+#include "ca/ca.h"
+#include "ca/ca_create.h"
+#include "ca/ca_health.h"
+#include "config/config.h"
 #include "testutil.h"
 
 static authority test_authority(int ca_days)
@@ -94,6 +97,158 @@ static void test_issue_never_outlives_ca(void **state)
     X509_free(cert);
     X509_REQ_free(csr);
     free_authority(&a);
+}
+
+/* The authority's CA certificate re-dated to [from, until] (Unix seconds) and signed again. */
+static void redate(authority *a, time_t from, time_t until)
+{
+    assert_non_null(X509_time_adj_ex(X509_getm_notBefore(a->cert), 0, 0, &from));
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(a->cert), 0, 0, &until));
+    assert_true(X509_sign(a->cert, a->key, EVP_sha256()) > 0);
+}
+
+/* A CA that is not valid now issues nothing, and no certificate ends before it starts. */
+static void test_issue_refuses_invalid_ca(void **state)
+{
+    (void)state;
+    authority a = test_authority(3650);
+    config c;
+    config_defaults(&c, NULL);
+    X509_REQ *csr = csr_with(tu_rsa_key(2048, 0), NULL, 0);
+    char err[160] = "";
+    time_t now = time(NULL);
+    redate(&a, now - 10 * 86400, now - 3600);
+    assert_null(ca_issue(&a, csr, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "the CA certificate expired at "));
+    redate(&a, now + 3600, now + 10 * 86400);
+    err[0] = '\0';
+    assert_null(ca_issue(&a, csr, &c, err, sizeof(err)));
+    assert_non_null(strstr(err, "the CA certificate is not valid before "));
+    /* A shadow certificate from after the CA's end: refused too. */
+    redate(&a, now - 3600, now + 3600);
+    err[0] = '\0';
+    assert_null(ca_issue_at(&a, csr, &c, (int64_t)now + 7200, err, sizeof(err)));
+    assert_non_null(strstr(err, "expired"));
+    /* The CA's last second: capping would leave notBefore == notAfter. */
+    redate(&a, now - 3600, now);
+    assert_null(ca_issue_at(&a, csr, &c, (int64_t)now, err, sizeof(err)));
+    /* Valid for a few more seconds: issued, capped, still notBefore < notAfter. */
+    redate(&a, now - 3600, now + 60);
+    X509 *cert = ca_issue(&a, csr, &c, err, sizeof(err));
+    assert_non_null(cert);
+    assert_true(ASN1_TIME_compare(X509_get0_notBefore(cert), X509_get0_notAfter(cert)) < 0);
+    X509_free(cert);
+    X509_REQ_free(csr);
+    free_authority(&a);
+}
+
+/* Readiness: an error for a CA or RA that is not valid now, a warning within 30 days. */
+static void test_ca_health(void **state)
+{
+    (void)state;
+    authority a = test_authority(3650);
+    time_t now = time(NULL);
+    char report[1024] = "", why[256] = "";
+    assert_int_equal(ca_health(&a, (int64_t)now, report, sizeof(report)), 0);
+    assert_string_equal(report, "");
+    assert_int_equal(ca_cannot_issue(&a, (int64_t)now, why, sizeof(why)), 0);
+    redate(&a, now - 86400, now + 10 * 86400);
+    assert_int_equal(ca_health(&a, (int64_t)now, report, sizeof(report)), 0);
+    assert_non_null(strstr(report, "warning: the CA certificate expires at "));
+    redate(&a, now - 86400, now - 60);
+    report[0] = '\0';
+    assert_int_equal(ca_health(&a, (int64_t)now, report, sizeof(report)), 1);
+    assert_non_null(strstr(report, "error: the CA certificate expired at "));
+    /* An RA that expired while the CA is valid: the server cannot issue either. */
+    redate(&a, now - 86400, now + 3650 * 86400);
+    X509_NAME *ra_name = ca_parse_name("CN=Engine RA");
+    a.ra_key = tu_rsa_key(2048, 3);
+    a.ra_cert = ca_create_ra(a.cert, a.key, a.ra_key, ra_name, 1);
+    X509_NAME_free(ra_name);
+    time_t past = now - 60;
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(a.ra_cert), 0, 0, &past));
+    assert_true(X509_sign(a.ra_cert, a.key, EVP_sha256()) > 0);
+    assert_int_equal(ca_cannot_issue(&a, (int64_t)now, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "the RA certificate expired at "));
+    report[0] = '\0';
+    assert_int_equal(ca_health(&a, (int64_t)now, report, sizeof(report)), 1);
+    assert_non_null(strstr(report, "error: the RA certificate expired"));
+    X509_free(a.ra_cert);
+    free_authority(&a);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    unlink(path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Passphrase files: one trailing newline dropped; refused when others may read them. */
+static void test_pass_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/scepd-pass-XXXXXX", path[128], pass[CA_PASS_MAX], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/pass", dir);
+    write_file(path, "two words\n", 0600);
+    assert_int_equal(ca_read_pass_file(path, pass, sizeof(pass), err, sizeof(err)), 0);
+    assert_string_equal(pass, "two words");
+    write_file(path, "crlf\r\n", 0400);
+    assert_int_equal(ca_read_pass_file(path, pass, sizeof(pass), err, sizeof(err)), 0);
+    assert_string_equal(pass, "crlf");
+    write_file(path, "secret\n", 0640);
+    assert_int_equal(ca_read_pass_file(path, pass, sizeof(pass), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "readable by group or others"));
+    assert_non_null(strstr(err, path));
+    assert_string_equal(pass, "");
+    write_file(path, "\n", 0600);
+    assert_int_equal(ca_read_pass_file(path, pass, sizeof(pass), err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "empty"));
+    /* An encrypted key: read with its passphrase, and a clear reason without it. */
+    char key_path[128];
+    snprintf(key_path, sizeof(key_path), "%s/ca.key", dir);
+    EVP_PKEY *key = tu_rsa_key(2048, 0);
+    assert_int_equal(ca_write_key_pass(key_path, key, "right one", err, sizeof(err)), 0);
+    EVP_PKEY *back = ca_load_key_pass(key_path, "right one", err, sizeof(err));
+    assert_non_null(back);
+    assert_int_equal(EVP_PKEY_eq(back, key), 1);
+    EVP_PKEY_free(back);
+    assert_null(ca_load_key_pass(key_path, "wrong one", err, sizeof(err)));
+    assert_non_null(strstr(err, "wrong passphrase"));
+    assert_null(ca_load_key(key_path, err, sizeof(err)));
+    assert_non_null(strstr(err, "the key is encrypted"));
+    unlink(key_path);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A chain links when each certificate is the CA that issued the one before it. */
+static void test_chain_check(void **state)
+{
+    (void)state;
+    EVP_PKEY *root_key = tu_rsa_key(2048, 0), *int_key = tu_rsa_key(2048, 1);
+    X509 *root = tu_cert(root_key, "Chain Root", NULL, NULL, 1, KU_KEY_CERT_SIGN, 30);
+    X509 *inter = tu_cert(int_key, "Chain Issuing", root, root_key, 1, KU_KEY_CERT_SIGN, 30);
+    X509 *other = tu_cert(tu_rsa_key(2048, 2), "Chain Other", NULL, NULL, 1, KU_KEY_CERT_SIGN, 30);
+    X509 *orders[3][2] = {{inter, root}, {root, inter}, {inter, other}};
+    char err[512];
+    for (int i = 0; i < 3; i++) {
+        STACK_OF(X509) *chain = sk_X509_new_null();
+        sk_X509_push(chain, orders[i][0]);
+        sk_X509_push(chain, orders[i][1]);
+        err[0] = '\0';
+        assert_int_equal(ca_check_chain(chain, err, sizeof(err)), i == 0 ? 0 : -1);
+        if (i > 0)
+            assert_non_null(strstr(err, "the CA chain is broken: certificate 2"));
+        sk_X509_free(chain);
+    }
+    X509_free(root);
+    X509_free(inter);
+    X509_free(other);
 }
 
 static void test_issue_refuses_other_name_types(void **state)
@@ -210,10 +365,16 @@ static void test_config_file(void **state)
     assert_int_equal(c.legacy_algorithms, 1);
     /* Errors name the line; a bad challenge value is never echoed. */
     f = fopen(path, "w");
-    fputs("listen = x\nvalidity_days = -3\n", f);
+    fputs("listen = 127.0.0.1:8080\nvalidity_days = -3\n", f);
     fclose(f);
     assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, ":2: bad value for validity_days"));
+    assert_non_null(
+        strstr(err, ":2: bad value for validity_days: '-3' (a whole number from 1 to 36500)"));
+    f = fopen(path, "w");
+    fputs("listen = 127.0.0.1:99999\n", f);
+    fclose(f);
+    assert_int_equal(config_load(&c, path, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, ":1: bad value for listen: '127.0.0.1:99999' (the port"));
     f = fopen(path, "w");
     fputs("no_such_key = 1\n", f);
     fclose(f);
@@ -228,15 +389,100 @@ static void test_config_file(void **state)
     rmdir(dir);
 }
 
+/* getaddrinfo() would serve 99999 on 34463 and 65537 on 1: the configuration refuses them. */
+static void test_listen_addresses(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "127.0.0.1:99999", ":65537",      "x",       "localhost:80",  "1.2.3.4:",
+        "[::1]:80x",       "1.2.3.4:-1",  "[::1:80", "::1:80",        "300.1.2.3:80",
+        "1.2.3.4:+80",     "1.2.3.4: 80", "",        "1.2.3.4:080000"};
+    static const char *const good[] = {"[::1]:8080", ":8080", "0.0.0.0:0", "127.0.0.1:65535"};
+    config c;
+    char err[256];
+    config_defaults(&c, NULL);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(config_set(&c, "listen", bad[i], err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "bad value for listen"));
+        assert_int_equal(config_set(&c, "admin_listen", bad[i][0] ? bad[i] : "x", err, sizeof(err)),
+                         -1);
+    }
+    assert_string_equal(c.listen, "127.0.0.1:8080");
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(config_set(&c, "listen", good[i], err, sizeof(err)), 0);
+        assert_string_equal(c.listen, good[i]);
+    }
+    assert_int_equal(config_set(&c, "admin_listen", "", err, sizeof(err)), 0); /* off */
+}
+
+/* A reload keeps what needs a restart and names, by key only, what changed. */
+static void test_reload_changes(void **state)
+{
+    (void)state;
+    config old, fresh;
+    char err[256], applied[256], kept[256];
+    config_defaults(&old, "/srv/ca");
+    config_defaults(&fresh, "/srv/ca");
+    assert_int_equal(config_set(&fresh, "listen", "127.0.0.1:9999", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&fresh, "store", "sqlite:other.db", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&fresh, "challenge", "new-secret", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&fresh, "renewal_window", "30d", err, sizeof(err)), 0);
+    assert_int_equal(config_set(&fresh, "approve", "manual", err, sizeof(err)), 0);
+    config_reload_changes(&fresh, &old, applied, sizeof(applied), kept, sizeof(kept));
+    assert_string_equal(kept, "store, listen");
+    assert_string_equal(applied, "challenge, approve, renewal_window");
+    assert_string_equal(fresh.listen, "127.0.0.1:8080");
+    assert_string_equal(fresh.store, "sqlite:scepd.db");
+    assert_string_equal(fresh.challenge, "new-secret");
+    config_reload_changes(&fresh, &fresh, applied, sizeof(applied), kept, sizeof(kept));
+    assert_string_equal(applied, "");
+    assert_string_equal(kept, "");
+}
+
+/* Flags name files from the current directory; the file's names stay relative to DIR. */
+static void test_paths_from_flags(void **state)
+{
+    (void)state;
+    config c;
+    char err[256], cwd[512], want[1100];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    config_defaults(&c, "/srv/ca");
+    assert_int_equal(config_set_arg(&c, "challenge_file", "sub/challenge", err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "%s/sub/challenge", cwd);
+    assert_string_equal(c.challenge_file, want);
+    assert_int_equal(config_set_arg(&c, "store", "sqlite:my.db", err, sizeof(err)), 0);
+    snprintf(want, sizeof(want), "sqlite:%s/my.db", cwd);
+    assert_string_equal(c.store, want);
+    /* A store URI of another scheme names no file. */
+    const char *pg = "postgresql://scep@db1,db2/scepd?target_session_attrs=read-write";
+    assert_int_equal(config_set_arg(&c, "store", pg, err, sizeof(err)), 0);
+    assert_string_equal(c.store, pg);
+    assert_int_equal(config_set_arg(&c, "ca_key", "pkcs11:token=ca", err, sizeof(err)), 0);
+    assert_string_equal(c.ca_key, "pkcs11:token=ca");
+    assert_int_equal(config_set_arg(&c, "ra_key", "/abs/ra.key", err, sizeof(err)), 0);
+    assert_string_equal(c.ra_key, "/abs/ra.key");
+    assert_int_equal(config_set_arg(&c, "challenge", "rel/not-a-path", err, sizeof(err)), 0);
+    assert_string_equal(c.challenge, "rel/not-a-path");
+    assert_int_equal(config_set(&c, "ca_cert", "rel.pem", err, sizeof(err)), 0);
+    assert_string_equal(c.ca_cert, "rel.pem");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_profile),
         cmocka_unit_test(test_issue_never_outlives_ca),
+        cmocka_unit_test(test_issue_refuses_invalid_ca),
+        cmocka_unit_test(test_ca_health),
+        cmocka_unit_test(test_pass_file),
+        cmocka_unit_test(test_chain_check),
         cmocka_unit_test(test_issue_refuses_other_name_types),
         cmocka_unit_test(test_crl_url),
         cmocka_unit_test(test_parse_name),
         cmocka_unit_test(test_config_file),
+        cmocka_unit_test(test_listen_addresses),
+        cmocka_unit_test(test_reload_changes),
+        cmocka_unit_test(test_paths_from_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,17 +1,19 @@
-/* Group commit (store_group, server/store/sqlite_flush.c): handles of one group commit without
- * flushing, flush() waits for the shared flusher, and nothing committed is lost or mixed up. */
+/* Group commit (store_group, server/store/sqlite/sqlite_flush.c): handles of one group commit
+ * without flushing, flush() waits for the shared flusher, and nothing committed is lost or mixed
+ * up. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "testutil.h"
 
-#include "sqlite_flush.h"
-#include "store.h"
+#include "store/sqlite/sqlite_flush.h"
+#include "store/store.h"
 
 static char tmpdir[] = "/tmp/scepd-group-test-XXXXXX";
 static const unsigned char der_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x05};
@@ -35,9 +37,14 @@ static void db_path(char *buf, size_t len, const char *name)
     snprintf(buf, len, "%s/%s.db", tmpdir, name);
 }
 
+/* A group on path, making the store first as `scepd init` does (a group never makes one). */
 static store_group *group_ok(const char *path)
 {
     char err[512] = "";
+    store *made = store_create(path, err, sizeof(err));
+    if (made == NULL)
+        fail_msg("store_create(%s): %s", path, err);
+    store_close(made);
     store_group *g = store_group_open(path, err, sizeof(err));
     if (g == NULL)
         fail_msg("store_group_open(%s): %s", path, err);
@@ -222,11 +229,75 @@ static void test_handles_share_one_connection(void **state)
     store_group_close(g);
 }
 
+static void remove_store(const char *path)
+{
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[300];
+        snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
+        unlink(name);
+    }
+}
+
+static void assert_lost(store *s, store_status got, const char *path)
+{
+    assert_int_equal(got, STORE_ERROR);
+    const char *err = s->ops->last_error(s);
+    if (strstr(err, "was removed or replaced while serving") == NULL || strstr(err, path) == NULL)
+        fail_msg("unclear error: %s", err);
+}
+
+/* A database removed while a group serves it takes writes into the unlinked file: the next
+ * flush says so, and from then on every operation and flush fails instead of answering. */
+static void test_removed_file_fails_every_operation(void **state)
+{
+    (void)state;
+    char path[256], err[512] = "";
+    db_path(path, sizeof(path), "removed");
+    store_group *g = group_ok(path);
+    store *a = handle_ok(g), *b = handle_ok(g);
+    assert_int_equal(issue(a, 1, 1), STORE_OK);
+    assert_int_equal(a->ops->flush(a), STORE_OK);
+    remove_store(path);
+    assert_int_equal(issue(a, 1, 2), STORE_OK); /* into the unlinked file */
+    assert_lost(a, a->ops->flush(a), path);
+    store_cert out = {0};
+    assert_lost(b, b->ops->cert_get(b, "01000001", &out), path);
+    assert_lost(b, b->ops->flush(b), path); /* nothing to wait for: still refused */
+    assert_lost(a, issue(a, 1, 3), path);
+    store_close(a);
+    store_close(b);
+    store_group_close(g);
+    assert_int_equal(access(path, F_OK), -1); /* not made again */
+    assert_null(store_group_open(path, err, sizeof(err)));
+    assert_non_null(strstr(err, "no store at"));
+    assert_int_equal(access(path, F_OK), -1);
+}
+
+/* A database replaced by another file (a copy, a restored backup) is refused too, at the flush
+ * of a handle that wrote nothing. */
+static void test_replaced_file_is_refused(void **state)
+{
+    (void)state;
+    char path[256], copy[300], cmd[1300];
+    db_path(path, sizeof(path), "replaced");
+    store_group *g = group_ok(path);
+    store *a = handle_ok(g);
+    assert_int_equal(issue(a, 1, 1), STORE_OK);
+    assert_int_equal(a->ops->flush(a), STORE_OK);
+    snprintf(copy, sizeof(copy), "%s.copy", path);
+    snprintf(cmd, sizeof(cmd), "cp %s %s && mv %s %s", path, copy, copy, path);
+    assert_int_equal(system(cmd), 0);
+    assert_lost(a, a->ops->flush(a), path);
+    store_close(a);
+    store_group_close(g);
+}
+
 static void test_bad_uri(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_null(store_group_open("postgres://x", err, sizeof(err)));
+    assert_null(store_group_open("mysql://x", err, sizeof(err)));
     assert_non_null(strstr(err, "unsupported"));
     assert_null(store_group_open("", err, sizeof(err)));
 }
@@ -269,6 +340,124 @@ static void test_flusher_tickets(void **state)
     sqlite3_close(keep);
 }
 
+/* A durable notice (when_durable), as a suspended HTTP answer waits for it: told once, after
+ * the flush, on whichever thread; the test waits for it. */
+typedef struct notice {
+    pthread_mutex_t lock;
+    pthread_cond_t told;
+    int count;
+    store_status status;
+    char why[512];
+} notice;
+
+static void notice_init(notice *n)
+{
+    memset(n, 0, sizeof(*n));
+    pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->told, NULL);
+    n->status = STORE_NOMEM; /* never what a notice says */
+}
+
+static void on_durable(void *arg, store_status status, const char *why)
+{
+    notice *n = arg;
+    pthread_mutex_lock(&n->lock);
+    n->count++;
+    n->status = status;
+    snprintf(n->why, sizeof(n->why), "%s", why);
+    pthread_cond_signal(&n->told);
+    pthread_mutex_unlock(&n->lock);
+}
+
+/* Waits up to 10 s for the notice; returns how many times it was told. */
+static int notice_wait(notice *n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&n->lock);
+    while (n->count == 0 && pthread_cond_timedwait(&n->told, &n->lock, &until) == 0)
+        ;
+    int count = n->count;
+    pthread_mutex_unlock(&n->lock);
+    return count;
+}
+
+static void notice_free(notice *n)
+{
+    pthread_cond_destroy(&n->told);
+    pthread_mutex_destroy(&n->lock);
+}
+
+/* Each group handle's notice comes once its commits are flushed, from the flusher's thread
+ * while the callers go on; plain and in-memory handles, which need no flush, are told at once. */
+static void test_durable_notices(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "notices");
+    store_group *g = group_ok(path);
+    enum { HANDLES = 8 };
+    store *h[HANDLES];
+    notice n[HANDLES];
+    for (int i = 0; i < HANDLES; i++) {
+        h[i] = handle_ok(g);
+        notice_init(&n[i]);
+        assert_int_equal(issue(h[i], 7, i), STORE_OK);
+        h[i]->ops->when_durable(h[i], on_durable, &n[i]);
+    }
+    for (int i = 0; i < HANDLES; i++) {
+        assert_int_equal(notice_wait(&n[i]), 1);
+        assert_int_equal(n[i].status, STORE_OK);
+        assert_string_equal(n[i].why, "");
+        store_close(h[i]);
+        notice_free(&n[i]);
+    }
+    store_group_close(g);
+    assert_int_equal(count_certs(path), HANDLES);
+
+    char err[512] = "";
+    const char *uris[] = {path, "memory:"};
+    for (size_t i = 0; i < 2; i++) {
+        store_group *mg = i == 1 ? store_group_open("memory:", err, sizeof(err)) : NULL;
+        store *s = mg ? handle_ok(mg) : store_open(uris[i], err, sizeof(err));
+        assert_non_null(s);
+        notice one;
+        notice_init(&one);
+        assert_int_equal(issue(s, 8, (int)i), STORE_OK);
+        s->ops->when_durable(s, on_durable, &one);
+        assert_int_equal(one.count, 1); /* before when_durable returned */
+        assert_int_equal(one.status, STORE_OK);
+        notice_free(&one);
+        store_close(s);
+        store_group_close(mg);
+    }
+}
+
+/* A lost store: the notice says so, with the reason, and so does every later one. */
+static void test_durable_notice_of_lost_store(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "lostnotice");
+    store_group *g = group_ok(path);
+    store *a = handle_ok(g);
+    assert_int_equal(issue(a, 1, 1), STORE_OK);
+    remove_store(path);
+    for (int round = 0; round < 2; round++) {
+        notice n;
+        notice_init(&n);
+        a->ops->when_durable(a, on_durable, &n);
+        assert_int_equal(notice_wait(&n), 1);
+        assert_int_equal(n.status, STORE_ERROR);
+        if (strstr(n.why, "store: the database file") == NULL || strstr(n.why, path) == NULL)
+            fail_msg("unclear reason: %s", n.why);
+        notice_free(&n);
+    }
+    store_close(a);
+    store_group_close(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -277,9 +466,13 @@ int main(void)
         cmocka_unit_test(test_group_and_plain_handles),
         cmocka_unit_test(test_memory_group),
         cmocka_unit_test(test_handles_share_one_connection),
+        cmocka_unit_test(test_removed_file_fails_every_operation),
+        cmocka_unit_test(test_replaced_file_is_refused),
         cmocka_unit_test(test_bad_uri),
         cmocka_unit_test(test_flusher_needs_wal),
         cmocka_unit_test(test_flusher_tickets),
+        cmocka_unit_test(test_durable_notices),
+        cmocka_unit_test(test_durable_notice_of_lost_store),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,4 +1,4 @@
-/* The SQLite store (server/store/store_sqlite.c) through the store.h interface, on database
+/* The SQLite store (server/store/sqlite/store_sqlite.c) through the store.h interface, on database
  * files in a temporary directory. */
 #include <dirent.h>
 #include <errno.h>
@@ -19,13 +19,12 @@
 
 #include "testutil.h"
 
-#include "store.h"
-#include "store_sqlite.h"
+#include "store/store.h"
+#include "store/sqlite/store_sqlite.h"
+#include "store/csr_at_rest.h"
+#include "store_cases.h"
 
 static char tmpdir[] = "/tmp/scepd-store-test-XXXXXX";
-
-static const unsigned char csr_bytes[] = {0x30, 0x82, 0x01, 0x0a, 0x00, 0x01, 0xff, 0x00, 0x7f};
-static const unsigned char der_bytes[] = {0x30, 0x82, 0x02, 0x00, 0xde, 0xad, 0x00, 0xbe, 0xef};
 
 /* ---- fixtures ---- */
 
@@ -58,63 +57,6 @@ static const char *db_path(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s/%s.db", tmpdir, name);
     return buf;
-}
-
-static store *open_ok(const char *uri)
-{
-    char err[512] = "";
-    store *s = store_open(uri, err, sizeof(err));
-    if (s == NULL)
-        fail_msg("store_open(%s): %s", uri, err);
-    return s;
-}
-
-static void make_request(store_request *r, const char *tid, const char *subject)
-{
-    memset(r, 0, sizeof(*r));
-    snprintf(r->transaction_id, sizeof(r->transaction_id), "%s", tid);
-    snprintf(r->key_id, sizeof(r->key_id), "%064d", 7);
-    snprintf(r->subject, sizeof(r->subject), "%s", subject);
-    r->message_type = 19;
-    r->csr_der = (unsigned char *)(uintptr_t)csr_bytes; /* read only by the store */
-    r->csr_len = sizeof(csr_bytes);
-}
-
-static void make_cert(store_cert *c, const char *serial, const char *subject, int64_t not_after,
-                      cert_state state)
-{
-    memset(c, 0, sizeof(*c));
-    snprintf(c->serial, sizeof(c->serial), "%s", serial);
-    snprintf(c->subject, sizeof(c->subject), "%s", subject);
-    snprintf(c->issuer, sizeof(c->issuer), "CN=Test CA");
-    snprintf(c->key_id, sizeof(c->key_id), "%064d", 9);
-    snprintf(c->transaction_id, sizeof(c->transaction_id), "tid-of-%s", serial);
-    c->not_before = 1000;
-    c->not_after = not_after;
-    c->state = state;
-    c->revocation_reason = state == CERT_REVOKED ? 1 : -1;
-    c->revoked_at = state == CERT_REVOKED ? 2000 : 0;
-    c->der = (unsigned char *)(uintptr_t)der_bytes;
-    c->der_len = sizeof(der_bytes);
-}
-
-/* Puts a new request and returns its id. */
-static int64_t put_new(store *s, const char *tid)
-{
-    store_request r, out;
-    make_request(&r, tid, "CN=someone");
-    assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
-    int64_t id = out.id;
-    store_request_clear(&out);
-    return id;
-}
-
-static store_status issue(store *s, const char *serial, const char *subject, int64_t not_after,
-                          cert_state state)
-{
-    store_cert c;
-    make_cert(&c, serial, subject, not_after, state);
-    return s->ops->cert_issue(s, &c, 0, REQUEST_PENDING);
 }
 
 /* Direct SQL on the file, behind the store's back. */
@@ -183,62 +125,6 @@ static void sleep_ms(long ms)
     }
 }
 
-/* ---- collecting list results ---- */
-
-#define MAX_COLLECT 16
-
-typedef struct collected {
-    store *s; /* for calls back into the store from the callback */
-    int n;
-    int stop_after; /* 0: all */
-    int reentry_failures;
-    char keys[MAX_COLLECT][STORE_TID];
-} collected;
-
-static int collect_cert(void *arg, const store_cert *c)
-{
-    collected *col = arg;
-    if (col->n < MAX_COLLECT)
-        snprintf(col->keys[col->n], sizeof(col->keys[0]), "%s", c->serial);
-    col->n++;
-    return col->stop_after != 0 && col->n >= col->stop_after;
-}
-
-static int collect_request(void *arg, const store_request *r)
-{
-    collected *col = arg;
-    if (col->n < MAX_COLLECT)
-        snprintf(col->keys[col->n], sizeof(col->keys[0]), "%s", r->transaction_id);
-    col->n++;
-    if (col->s != NULL) { /* the handle stays usable inside the callback */
-        store_request again;
-        if (col->s->ops->request_get(col->s, r->transaction_id, &again) != STORE_OK ||
-            again.id != r->id)
-            col->reentry_failures++;
-        store_request_clear(&again);
-    }
-    return col->stop_after != 0 && col->n >= col->stop_after;
-}
-
-/* Lists with filter and compares the serials with the comma-separated expect. */
-static void expect_list(store *s, const cert_filter *filter, const char *expect)
-{
-    collected col = {0};
-    assert_int_equal(s->ops->cert_list(s, filter, collect_cert, &col), STORE_OK);
-    char got[512] = "";
-    size_t used = 0;
-    for (int i = 0; i < col.n && i < MAX_COLLECT; i++)
-        used += (size_t)snprintf(got + used, sizeof(got) - used, "%s%s", i ? "," : "", col.keys[i]);
-    assert_string_equal(got, expect);
-}
-
-static int64_t count_certs(store *s)
-{
-    collected col = {0};
-    assert_int_equal(s->ops->cert_list(s, NULL, collect_cert, &col), STORE_OK);
-    return col.n;
-}
-
 /* ---- schema, files, opening ---- */
 
 static void test_schema_created_and_reopened(void **state)
@@ -261,8 +147,8 @@ static void test_schema_created_and_reopened(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_index_info('certs_subject') "
                                    "WHERE name = 'subject'"),
                      1);
-    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_index_info('requests_state') "
-                                   "WHERE name = 'state'"),
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_index_info('requests_waiting') "
+                                   "WHERE name = 'id'"),
                      1);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM pragma_index_list('requests') "
                                    "WHERE \"unique\" = 1"),
@@ -404,6 +290,37 @@ static void test_garbage_refused(void **state)
     assert_non_null(strstr(err, "not a database"));
 }
 
+/* Only store_create() makes a store: store_open() refuses a missing file and an empty one,
+ * and leaves both as they were. */
+static void test_open_never_creates(void **state)
+{
+    (void)state;
+    char path[256], err[512] = "", want[400];
+    db_path(path, sizeof(path), "never-made");
+    assert_null(store_open(path, err, sizeof(err)));
+    snprintf(want, sizeof(want), "no store at %s: run scepd init", path);
+    assert_string_equal(err, want);
+    assert_int_equal(access(path, F_OK), -1);
+    char uri[300];
+    snprintf(uri, sizeof(uri), "sqlite:%s", path);
+    assert_null(store_open(uri, err, sizeof(err)));
+    assert_string_equal(err, want);
+
+    write_file(path, "", 0);
+    assert_null(store_open(path, err, sizeof(err)));
+    assert_non_null(strstr(err, "an empty database, not a store: run scepd init"));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0);
+
+    store_close(open_ok(path));
+    store *s = store_open(path, err, sizeof(err));
+    assert_non_null(s);
+    store_close(s);
+    assert_non_null(s = store_open(":memory:", err, sizeof(err))); /* nothing to lose there */
+    store_close(s);
+}
+
 static void test_unusable_paths_refused(void **state)
 {
     (void)state;
@@ -417,7 +334,7 @@ static void test_unusable_paths_refused(void **state)
 
     snprintf(path, sizeof(path), "%s/missing/x.db", tmpdir);
     err[0] = '\0';
-    assert_null(store_open(path, err, sizeof(err)));
+    assert_null(store_create(path, err, sizeof(err)));
     assert_non_null(strstr(err, "No such file"));
 
     static const struct {
@@ -425,7 +342,7 @@ static void test_unusable_paths_refused(void **state)
         const char *why;
     } bad[] = {
         {"", "empty"},
-        {"postgresql://db.example/scep", "unsupported"},
+        {"mysql://db.example/scep", "unsupported"},
         {"sqlite://host/x.db", "a host in a sqlite URI is not supported"},
         {"sqlite:", "empty"},
     };
@@ -475,88 +392,190 @@ static void test_corrupt_page(void **state)
 
 /* ---- requests ---- */
 
-static void test_request_put_get(void **state)
+/* A database of schema version 4 (before the approver's columns and the separate signer's key)
+ * is migrated in place: its requests keep everything and read with the new fields empty. */
+static void test_migration_from_version_4(void **state)
 {
     (void)state;
     char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "requests"));
-    store_request r, out, again;
-    make_request(&r, "tid-1", "CN=device 1,O=Example");
-    r.id = 99;
-    r.state = REQUEST_ISSUED; /* the store sets the id; only PENDING or APPROVED are taken */
-    snprintf(r.cert_serial, sizeof(r.cert_serial), "ABCD");
-    int64_t t0 = (int64_t)time(NULL);
-    assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
-    int64_t t1 = (int64_t)time(NULL);
-    assert_true(out.id > 0 && out.id != 99);
-    assert_int_equal(out.state, REQUEST_PENDING);
-    /* Automatic approval stores a request APPROVED from the start. */
-    store_request born = {0}, born_out;
-    make_request(&born, "tid-born-approved", "CN=auto");
-    born.state = REQUEST_APPROVED;
-    assert_int_equal(s->ops->request_put(s, &born, &born_out), STORE_OK);
-    assert_int_equal(born_out.state, REQUEST_APPROVED);
-    store_request_clear(&born_out); /* born points at static CSR bytes: nothing to free */
-    assert_string_equal(out.transaction_id, "tid-1");
-    assert_string_equal(out.key_id, r.key_id);
-    assert_string_equal(out.subject, "CN=device 1,O=Example");
-    assert_int_equal(out.message_type, 19);
-    assert_int_equal(out.csr_len, sizeof(csr_bytes));
-    assert_memory_equal(out.csr_der, csr_bytes, sizeof(csr_bytes));
-    assert_ptr_not_equal(out.csr_der, csr_bytes); /* a copy the record owns */
-    assert_string_equal(out.cert_serial, "");
-    assert_string_equal(out.reason, "");
-    assert_true(out.created_at >= t0 && out.created_at <= t1);
-    assert_int_equal(out.updated_at, out.created_at);
-
-    assert_int_equal(s->ops->request_get(s, "tid-1", &again), STORE_OK);
-    assert_int_equal(again.id, out.id);
-    assert_memory_equal(again.csr_der, csr_bytes, sizeof(csr_bytes));
-    store_request_clear(&again);
-    assert_int_equal(s->ops->request_get_by_id(s, out.id, &again), STORE_OK);
-    assert_string_equal(again.transaction_id, "tid-1");
-    store_request_clear(&again);
-
-    /* A duplicate transactionID answers with the stored request, not the new one. */
-    store_request dup;
-    make_request(&dup, "tid-1", "CN=impostor");
-    snprintf(dup.key_id, sizeof(dup.key_id), "%064d", 8);
-    assert_int_equal(s->ops->request_put(s, &dup, &again), STORE_EXISTS);
-    assert_int_equal(again.id, out.id);
-    assert_string_equal(again.subject, "CN=device 1,O=Example");
-    assert_string_equal(again.key_id, r.key_id);
-    store_request_clear(&again);
-
-    /* Not found leaves the out-parameter cleared. */
-    memset(&again, 0x5a, sizeof(again));
-    assert_int_equal(s->ops->request_get(s, "tid-nope", &again), STORE_NOT_FOUND);
-    assert_int_equal(again.id, 0);
-    assert_null(again.csr_der);
-    memset(&again, 0x5a, sizeof(again));
-    assert_int_equal(s->ops->request_get_by_id(s, out.id + 1000, &again), STORE_NOT_FOUND);
-    assert_null(again.csr_der);
-
-    /* A request without a CSR; a second transaction gets its own id. */
-    store_request bare;
-    make_request(&bare, "tid-2", "CN=bare");
-    bare.csr_der = NULL;
-    bare.csr_len = 0;
-    assert_int_equal(s->ops->request_put(s, &bare, &again), STORE_OK);
-    assert_true(again.id != out.id);
-    assert_null(again.csr_der);
-    assert_int_equal(again.csr_len, 0);
-    store_request_clear(&again);
-    store_request_clear(&out);
-
-    /* Misuse: no transactionID, an oversize CSR. */
-    make_request(&bare, "", "CN=x");
-    assert_int_equal(s->ops->request_put(s, &bare, &again), STORE_ERROR);
-    assert_true(strlen(s->ops->last_error(s)) > 0);
-    make_request(&bare, "tid-big", "CN=x");
-    bare.csr_len = STORE_SQLITE_MAX_BLOB + 1;
-    assert_int_equal(s->ops->request_put(s, &bare, &again), STORE_ERROR);
-    assert_int_equal(s->ops->request_get(s, "tid-big", &again), STORE_NOT_FOUND);
+    db_path(path, sizeof(path), "v4");
+    store *s = open_ok(path);
+    int64_t id = put_new(s, "tid-old");
     store_close(s);
+    raw_exec(path, "DROP TABLE failures;"
+                   "DROP TABLE admin_tokens; DROP TABLE audit; DROP INDEX requests_waiting; CREATE "
+                   "INDEX requests_state ON requests (state); "
+                   "DROP TABLE ca_generations; DROP TABLE ca_generation_counter;"
+                   "ALTER TABLE requests DROP COLUMN signer_key_id;"
+                   "ALTER TABLE requests DROP COLUMN client_addr;"
+                   "ALTER TABLE requests DROP COLUMN challenge_kind;"
+                   "ALTER TABLE requests DROP COLUMN csr_hash;"
+                   "INSERT INTO requests (transaction_id, key_id, subject, message_type, state, "
+                   "created_at, updated_at) VALUES ('tid-older', 'k', 'CN=older', 19, 0, 5, 5);"
+                   "PRAGMA user_version = 4;");
+    s = open_ok(path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM failures"), 0);
+    store_request out;
+    assert_int_equal(s->ops->request_get_by_id(s, id, &out), STORE_OK);
+    assert_string_equal(out.transaction_id, "tid-old");
+    assert_string_equal(out.client_addr, "");
+    assert_string_equal(out.challenge_kind, "");
+    assert_string_equal(out.signer_key_id, "");
+    store_request_clear(&out);
+    assert_int_equal(s->ops->request_get(s, "tid-older", &out), STORE_OK);
+    assert_string_equal(out.subject, "CN=older");
+    assert_string_equal(out.client_addr, "");
+    store_request_clear(&out);
+    store_request r;
+    make_request(&r, "tid-new", "CN=new");
+    snprintf(r.client_addr, sizeof(r.client_addr), "192.0.2.1");
+    assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
+    store_request_clear(&out);
+    store_close(s);
+    char addr[64];
+    raw_text(path, "SELECT client_addr FROM requests WHERE transaction_id = 'tid-new'", addr,
+             sizeof(addr));
+    assert_string_equal(addr, "192.0.2.1");
+}
+
+/* A CSR for a test key, with a challengePassword when challenge is not NULL; DER in *der. */
+static size_t csr_with(const char *challenge, unsigned char **der)
+{
+    X509_REQ *req = X509_REQ_new();
+    EVP_PKEY *key = tu_rsa_key(2048, 0);
+    X509_NAME *name = X509_NAME_new();
+    assert_true(name && X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                                   (const unsigned char *)"at rest", -1, -1, 0));
+    assert_true(X509_REQ_set_subject_name(req, name) && X509_REQ_set_pubkey(req, key));
+    if (challenge != NULL)
+        assert_true(X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
+                                              (const unsigned char *)challenge, -1));
+    assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+    *der = NULL;
+    int n = i2d_X509_REQ(req, der);
+    assert_true(n > 0);
+    X509_NAME_free(name);
+    X509_REQ_free(req);
+    return (size_t)n;
+}
+
+static int bytes_hold(const unsigned char *buf, size_t n, const char *text)
+{
+    size_t len = strlen(text);
+    for (size_t i = 0; i + len <= n; i++)
+        if (memcmp(buf + i, text, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether the database file (and its log, if any) holds text anywhere. */
+static int file_holds(const char *path, const char *text)
+{
+    char name[300];
+    int found = 0;
+    for (int i = 0; i < 2; i++) {
+        snprintf(name, sizeof(name), "%s%s", path, i ? "-wal" : "");
+        FILE *f = fopen(name, "rb");
+        static unsigned char buf[1 << 20];
+        size_t n = f ? fread(buf, 1, sizeof(buf), f) : 0;
+        if (f != NULL)
+            fclose(f);
+        found |= bytes_hold(buf, n, text);
+    }
+    return found;
+}
+
+/* 9 -> 10: the admin tokens and the audit log appear, the index of every state gives way to
+ * one of the waiting requests, and those still list. */
+static void test_migration_from_version_9(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "v9");
+    store *s = open_ok(path);
+    int64_t id = put_new(s, "tid-waiting");
+    store_close(s);
+    raw_exec(path, "DROP TABLE admin_tokens; DROP TABLE audit; DROP INDEX requests_waiting;"
+                   "CREATE INDEX requests_state ON requests (state); PRAGMA user_version = 9;");
+    s = open_ok(path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), 10);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                   "('admin_tokens', 'audit', 'audit_time', 'requests_waiting')"),
+                     4);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
+                                   "'requests_state'"),
+                     0);
+    collected pending = {.s = s};
+    assert_int_equal(s->ops->request_list(s, 1, collect_request, &pending), STORE_OK);
+    assert_int_equal(pending.n, 1);
+    assert_string_equal(pending.keys[0], "tid-waiting");
+    store_request out;
+    assert_int_equal(s->ops->request_get_by_id(s, id, &out), STORE_OK);
+    store_request_clear(&out);
+    store_close(s);
+}
+
+/* A database written before schema 8 held the challenge in each stored CSR: the upgrade
+ * keeps the hash of the CSR as it came and removes the challenge, bytes and all. */
+static void test_migration_strips_challenges(void **state)
+{
+    (void)state;
+    static const char secret[] = "at-rest-S3CRET-challenge";
+    char path[256], hash[STORE_KEY_ID];
+    db_path(path, sizeof(path), "v7");
+    unsigned char *with = NULL, *without = NULL;
+    size_t with_len = csr_with(secret, &with), without_len = csr_with(NULL, &without);
+    store *s = open_ok(path);
+    store_request r, out;
+    make_request(&r, "tid-secret", "CN=at rest");
+    r.csr_der = with;
+    r.csr_len = with_len;
+    assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
+    store_request_clear(&out);
+    make_request(&r, "tid-plain", "CN=at rest");
+    r.csr_der = without;
+    r.csr_len = without_len;
+    assert_int_equal(s->ops->request_put(s, &r, &out), STORE_OK);
+    store_request_clear(&out);
+    put_new(s, "tid-garbage"); /* csr_bytes: no CSR at all */
+    store_close(s);
+    raw_exec(path, "DROP TABLE admin_tokens; DROP TABLE audit; DROP INDEX requests_waiting; CREATE "
+                   "INDEX requests_state ON requests (state); "
+                   "DROP TABLE ca_generations; DROP TABLE ca_generation_counter;"
+                   "ALTER TABLE requests DROP COLUMN csr_hash; PRAGMA user_version = 7;");
+    assert_true(file_holds(path, secret)); /* as old databases were */
+
+    s = open_ok(path);
+    assert_int_equal(raw_int(path, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    assert_int_equal(s->ops->request_get(s, "tid-secret", &out), STORE_OK);
+    store_sha256_hex(with, with_len, hash);
+    assert_string_equal(out.csr_hash, hash);
+    const unsigned char *p = out.csr_der;
+    X509_REQ *kept = d2i_X509_REQ(NULL, &p, (long)out.csr_len);
+    assert_non_null(kept);
+    assert_int_equal(X509_REQ_get_attr_by_NID(kept, NID_pkcs9_challengePassword, -1), -1);
+    p = without; /* the same request otherwise: subject, key */
+    X509_REQ *plain = d2i_X509_REQ(NULL, &p, (long)without_len);
+    assert_int_equal(
+        X509_NAME_cmp(X509_REQ_get_subject_name(kept), X509_REQ_get_subject_name(plain)), 0);
+    assert_int_equal(EVP_PKEY_eq(X509_REQ_get0_pubkey(kept), X509_REQ_get0_pubkey(plain)), 1);
+    X509_REQ_free(kept);
+    X509_REQ_free(plain);
+    store_request_clear(&out);
+    assert_int_equal(s->ops->request_get(s, "tid-plain", &out), STORE_OK);
+    store_sha256_hex(without, without_len, hash);
+    assert_string_equal(out.csr_hash, hash);
+    assert_memory_equal(out.csr_der, without, without_len);
+    store_request_clear(&out);
+    assert_int_equal(s->ops->request_get(s, "tid-garbage", &out), STORE_OK);
+    assert_memory_equal(out.csr_der, csr_bytes, sizeof(csr_bytes));
+    assert_int_equal(strlen(out.csr_hash), 64);
+    store_request_clear(&out);
+    store_close(s);
+    assert_false(file_holds(path, secret));
+    OPENSSL_free(with);
+    OPENSSL_free(without);
 }
 
 static void test_text_bounds(void **state)
@@ -597,179 +616,7 @@ static void test_text_bounds(void **state)
     store_close(s);
 }
 
-static void test_request_transitions(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "transitions"));
-    int64_t id = put_new(s, "tid-t");
-    store_request out;
-    const store_ops *ops = s->ops;
-
-    assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, REQUEST_APPROVED, NULL),
-                     STORE_OK);
-    assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
-    assert_int_equal(out.state, REQUEST_APPROVED);
-    store_request_clear(&out);
-
-    /* Not in `from`: CONFLICT, and nothing changes. */
-    assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, REQUEST_REJECTED, "late"),
-                     STORE_CONFLICT);
-    assert_non_null(strstr(ops->last_error(s), "approved, not pending"));
-    assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
-    assert_int_equal(out.state, REQUEST_APPROVED);
-    assert_string_equal(out.reason, "");
-    store_request_clear(&out);
-
-    assert_int_equal(ops->request_transition(s, id + 100, REQUEST_PENDING, REQUEST_APPROVED, NULL),
-                     STORE_NOT_FOUND);
-
-    assert_int_equal(
-        ops->request_transition(s, id, REQUEST_APPROVED, REQUEST_REJECTED, "policy: no"), STORE_OK);
-    assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
-    assert_int_equal(out.state, REQUEST_REJECTED);
-    assert_string_equal(out.reason, "policy: no");
-    store_request_clear(&out);
-
-    /* A NULL reason keeps the recorded one. */
-    assert_int_equal(ops->request_transition(s, id, REQUEST_REJECTED, REQUEST_PENDING, NULL),
-                     STORE_OK);
-    assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
-    assert_int_equal(out.state, REQUEST_PENDING);
-    assert_string_equal(out.reason, "policy: no");
-    store_request_clear(&out);
-
-    /* Only cert_issue reaches ISSUED; unknown states are misuse. */
-    assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, REQUEST_ISSUED, NULL),
-                     STORE_ERROR);
-    assert_non_null(strstr(ops->last_error(s), "only cert_issue"));
-    assert_int_equal(ops->request_transition(s, id, REQUEST_PENDING, (request_state)7, NULL),
-                     STORE_ERROR);
-    assert_int_equal(ops->request_get_by_id(s, id, &out), STORE_OK);
-    assert_int_equal(out.state, REQUEST_PENDING);
-    store_request_clear(&out);
-    store_close(s);
-}
-
-static void test_request_list(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "list-requests"));
-    put_new(s, "tid-a");
-    int64_t b = put_new(s, "tid-b");
-    put_new(s, "tid-c");
-    assert_int_equal(s->ops->request_transition(s, b, REQUEST_PENDING, REQUEST_APPROVED, NULL),
-                     STORE_OK);
-
-    collected all = {.s = s};
-    assert_int_equal(s->ops->request_list(s, 0, collect_request, &all), STORE_OK);
-    assert_int_equal(all.n, 3);
-    assert_string_equal(all.keys[0], "tid-a");
-    assert_string_equal(all.keys[1], "tid-b");
-    assert_string_equal(all.keys[2], "tid-c");
-    assert_int_equal(all.reentry_failures, 0);
-
-    collected pending = {.s = s};
-    assert_int_equal(s->ops->request_list(s, 1, collect_request, &pending), STORE_OK);
-    assert_int_equal(pending.n, 2);
-    assert_string_equal(pending.keys[0], "tid-a");
-    assert_string_equal(pending.keys[1], "tid-c");
-
-    collected first = {.stop_after = 1};
-    assert_int_equal(s->ops->request_list(s, 0, collect_request, &first), STORE_OK);
-    assert_int_equal(first.n, 1);
-    assert_int_equal(s->ops->request_list(s, 0, NULL, NULL), STORE_ERROR);
-    store_close(s);
-}
-
 /* ---- certificates ---- */
-
-static void test_cert_issue_with_request(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "issue"));
-    int64_t id = put_new(s, "tid-i");
-    assert_int_equal(s->ops->request_transition(s, id, REQUEST_PENDING, REQUEST_APPROVED, NULL),
-                     STORE_OK);
-    store_cert c, got;
-    make_cert(&c, "0A1B", "CN=device", 900000, CERT_VALID);
-    snprintf(c.transaction_id, sizeof(c.transaction_id), "tid-i");
-    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_OK);
-
-    store_request r;
-    assert_int_equal(s->ops->request_get_by_id(s, id, &r), STORE_OK);
-    assert_int_equal(r.state, REQUEST_ISSUED);
-    assert_string_equal(r.cert_serial, "0A1B");
-    store_request_clear(&r);
-
-    assert_int_equal(s->ops->cert_get(s, "0A1B", &got), STORE_OK);
-    assert_string_equal(got.serial, "0A1B");
-    assert_string_equal(got.subject, "CN=device");
-    assert_string_equal(got.issuer, "CN=Test CA");
-    assert_string_equal(got.key_id, c.key_id);
-    assert_string_equal(got.transaction_id, "tid-i");
-    assert_int_equal(got.not_before, 1000);
-    assert_int_equal(got.not_after, 900000);
-    assert_int_equal(got.state, CERT_VALID);
-    assert_int_equal(got.revoked_at, 0);
-    assert_int_equal(got.revocation_reason, -1);
-    assert_int_equal(got.is_ca, 0);
-    assert_int_equal(got.der_len, sizeof(der_bytes));
-    assert_memory_equal(got.der, der_bytes, sizeof(der_bytes));
-    store_cert_clear(&got);
-
-    /* The request is ISSUED now: a second issue for it conflicts and inserts nothing, and
-     * the request's state is the answer even when the serial is taken too. */
-    make_cert(&c, "0A1C", "CN=device", 900000, CERT_VALID);
-    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_CONFLICT);
-    assert_int_equal(s->ops->cert_get(s, "0A1C", &got), STORE_NOT_FOUND);
-    assert_null(got.der);
-    make_cert(&c, "0A1B", "CN=device", 900000, CERT_VALID);
-    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_CONFLICT);
-
-    /* A CA certificate, without a request. */
-    make_cert(&c, "CA01", "CN=Test CA", 900000, CERT_VALID);
-    c.is_ca = 1;
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_OK);
-    assert_int_equal(s->ops->cert_get(s, "CA01", &got), STORE_OK);
-    assert_int_equal(got.is_ca, 1);
-    store_cert_clear(&got);
-    assert_int_equal(count_certs(s), 2);
-    store_close(s);
-}
-
-static void test_cert_issue_duplicate_serial(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "dup-serial"));
-    assert_int_equal(issue(s, "00AA", "CN=first", 900000, CERT_VALID), STORE_OK);
-    int64_t id = put_new(s, "tid-d");
-    assert_int_equal(s->ops->request_transition(s, id, REQUEST_PENDING, REQUEST_APPROVED, NULL),
-                     STORE_OK);
-
-    store_cert c, got;
-    make_cert(&c, "00AA", "CN=second", 900000, CERT_VALID);
-    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_EXISTS);
-    store_request r;
-    assert_int_equal(s->ops->request_get_by_id(s, id, &r), STORE_OK);
-    assert_int_equal(r.state, REQUEST_APPROVED); /* rolled back */
-    assert_string_equal(r.cert_serial, "");
-    store_request_clear(&r);
-    assert_int_equal(s->ops->cert_get(s, "00AA", &got), STORE_OK);
-    assert_string_equal(got.subject, "CN=first");
-    store_cert_clear(&got);
-    assert_int_equal(count_certs(s), 1);
-    assert_int_equal(issue(s, "00AA", "CN=third", 900000, CERT_VALID), STORE_EXISTS);
-
-    /* The caller draws a new serial and succeeds. */
-    make_cert(&c, "00AB", "CN=second", 900000, CERT_VALID);
-    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_OK);
-    assert_int_equal(count_certs(s), 2);
-    store_close(s);
-}
 
 static void test_cert_issue_request_conflict(void **state)
 {
@@ -799,154 +646,6 @@ static void test_cert_issue_request_conflict(void **state)
     assert_int_equal(count_certs(s), 0);
     store_close(s);
     assert_int_equal(raw_int(path, "SELECT count(*) FROM certs"), 0);
-}
-
-static void test_cert_issue_bad_input(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "issue-bad"));
-    store_cert c;
-    const char *bad_serials[] = {"0a1b", "", "0X12", "12 34", "-1"};
-    for (size_t i = 0; i < sizeof(bad_serials) / sizeof(bad_serials[0]); i++) {
-        make_cert(&c, bad_serials[i], "CN=x", 900000, CERT_VALID);
-        assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
-        assert_non_null(strstr(s->ops->last_error(s), "upper-case hex"));
-    }
-    make_cert(&c, "01", "CN=x", 900000, CERT_VALID);
-    memset(c.serial, 'A', sizeof(c.serial)); /* 41 digits, no NUL */
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
-    make_cert(&c, "01", "CN=x", 900000, CERT_VALID);
-    c.der = NULL;
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
-    make_cert(&c, "01", "CN=x", 900000, CERT_VALID);
-    c.der_len = STORE_SQLITE_MAX_BLOB + 1;
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
-    make_cert(&c, "01", "CN=x", 900000, (cert_state)9);
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_ERROR);
-    assert_int_equal(count_certs(s), 0);
-
-    /* The largest serial fits. */
-    make_cert(&c, "0123456789ABCDEF0123456789ABCDEF01234567", "CN=x", 900000, CERT_VALID);
-    assert_int_equal(s->ops->cert_issue(s, &c, 0, REQUEST_PENDING), STORE_OK);
-    assert_int_equal(count_certs(s), 1);
-    store_close(s);
-}
-
-static void test_cert_list_filters(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "list-certs"));
-    const int64_t now = 1000000;
-    assert_int_equal(issue(s, "01", "CN=alice", now + 100, CERT_VALID), STORE_OK);
-    assert_int_equal(issue(s, "02", "CN=alice,O=old", now - 1, CERT_VALID), STORE_OK);
-    assert_int_equal(issue(s, "03", "CN=bob", now + 100, CERT_VALID), STORE_OK);
-    assert_int_equal(s->ops->cert_set_state(s, "03", CERT_REVOKED, now - 5, 1), STORE_OK);
-    assert_int_equal(issue(s, "04", "CN=carol", now + 100, CERT_SUPERSEDED), STORE_OK);
-    assert_int_equal(issue(s, "05", "CN=100%_sure", now + 100, CERT_VALID), STORE_OK);
-    assert_int_equal(issue(s, "06", "CN=100x sure", now + 100, CERT_VALID), STORE_OK);
-
-    static const struct {
-        cert_filter f;
-        const char *expect;
-    } cases[] = {
-        {{0}, "01,02,03,04,05,06"},
-        {{.subject_like = "alice"}, "01,02"},
-        {{.subject_like = "ALICE"}, "01,02"},
-        {{.subject_like = "0%_s"}, "05"}, /* wildcards in the filter are literal */
-        {{.subject_like = "CN=nobody"}, ""},
-        {{.only_valid = 1, .now = now}, "01,04,05,06"},
-        {{.only_valid = 1, .now = now - 2}, "01,02,04,05,06"},
-        {{.only_valid = 1}, ""}, /* now 0: the current time, long after these expired */
-        {{.only_revoked = 1}, "03"},
-        {{.only_revoked = 1, .subject_like = "alice"}, ""},
-        {{.only_valid = 1, .now = now, .subject_like = "alice"}, "01"},
-        {{.limit = 2}, "01,02"},
-        {{.limit = 2, .subject_like = "CN=1"}, "05,06"},
-    };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        expect_list(s, &cases[i].f, cases[i].expect);
-    expect_list(s, NULL, "01,02,03,04,05,06");
-
-    collected first = {.stop_after = 1};
-    assert_int_equal(s->ops->cert_list(s, NULL, collect_cert, &first), STORE_OK);
-    assert_int_equal(first.n, 1);
-    assert_int_equal(s->ops->cert_list(s, NULL, NULL, NULL), STORE_ERROR);
-    store_close(s);
-}
-
-static void expect_valid(store *s, const char *subject, int64_t now, const char *serial)
-{
-    store_cert c;
-    store_status want = serial != NULL ? STORE_OK : STORE_NOT_FOUND;
-    assert_int_equal(s->ops->cert_find_valid_by_subject(s, subject, now, &c), want);
-    if (serial != NULL)
-        assert_string_equal(c.serial, serial);
-    else
-        assert_null(c.der);
-    store_cert_clear(&c);
-}
-
-static void test_find_valid_by_subject(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "find-valid"));
-    const int64_t now = 2000000;
-    const char *subj = "CN=device-1";
-    expect_valid(s, subj, now, NULL);
-    assert_int_equal(issue(s, "10", subj, now - 10, CERT_VALID), STORE_OK); /* expired */
-    expect_valid(s, subj, now, NULL);
-    assert_int_equal(issue(s, "11", subj, now, CERT_VALID), STORE_OK); /* expires right now */
-    expect_valid(s, subj, now, NULL);
-    expect_valid(s, subj, now - 1, "11");
-    assert_int_equal(issue(s, "12", subj, now + 1000, CERT_REVOKED), STORE_OK);
-    expect_valid(s, subj, now, NULL);
-    assert_int_equal(issue(s, "13", "CN=device-10", now + 1000, CERT_VALID), STORE_OK);
-    expect_valid(s, subj, now, NULL);
-    expect_valid(s, "CN=device-%", now, NULL);
-    assert_int_equal(issue(s, "14", subj, now + 50, CERT_SUPERSEDED), STORE_OK);
-    expect_valid(s, subj, now, "14");
-    assert_int_equal(issue(s, "15", subj, now + 500, CERT_VALID), STORE_OK);
-    expect_valid(s, subj, now, "15");
-    assert_int_equal(s->ops->cert_set_state(s, "15", CERT_REVOKED, now, 4), STORE_OK);
-    expect_valid(s, subj, now, "14");
-    expect_valid(s, subj, now + 50, NULL);
-    store_close(s);
-}
-
-static void test_cert_set_state(void **state)
-{
-    (void)state;
-    char path[256];
-    store *s = open_ok(db_path(path, sizeof(path), "set-state"));
-    store_cert c;
-    assert_int_equal(issue(s, "20", "CN=r", 900000, CERT_VALID), STORE_OK);
-
-    assert_int_equal(s->ops->cert_set_state(s, "20", CERT_REVOKED, 12345, 1), STORE_OK);
-    assert_int_equal(s->ops->cert_get(s, "20", &c), STORE_OK);
-    assert_int_equal(c.state, CERT_REVOKED);
-    assert_int_equal(c.revoked_at, 12345);
-    assert_int_equal(c.revocation_reason, 1);
-    store_cert_clear(&c);
-
-    assert_int_equal(s->ops->cert_set_state(s, "20", CERT_REVOKED, 999, 11), STORE_ERROR);
-    assert_int_equal(s->ops->cert_set_state(s, "20", (cert_state)5, 0, -1), STORE_ERROR);
-    assert_int_equal(s->ops->cert_get(s, "20", &c), STORE_OK);
-    assert_int_equal(c.revoked_at, 12345);
-    store_cert_clear(&c);
-
-    /* Leaving REVOKED drops the date and the reason. */
-    assert_int_equal(s->ops->cert_set_state(s, "20", CERT_SUPERSEDED, 777, 3), STORE_OK);
-    assert_int_equal(s->ops->cert_get(s, "20", &c), STORE_OK);
-    assert_int_equal(c.state, CERT_SUPERSEDED);
-    assert_int_equal(c.revoked_at, 0);
-    assert_int_equal(c.revocation_reason, -1);
-    store_cert_clear(&c);
-
-    assert_int_equal(s->ops->cert_set_state(s, "2F", CERT_REVOKED, 1, 0), STORE_NOT_FOUND);
-    store_close(s);
 }
 
 static void test_event_add(void **state)
@@ -1088,7 +787,7 @@ static void race(const char *path, int index, sync_fn sync, void *ctx, race_resu
     res->put = res->approve = res->issue = res->issue_serial = STORE_ERROR;
     snprintf(res->serial, sizeof(res->serial), "%04X", 0xA000 + index);
     sync(ctx);
-    store *s = store_open(path, res->err, sizeof(res->err));
+    store *s = store_create(path, res->err, sizeof(res->err));
     res->opened = s != NULL;
     store_request r, out;
     store_cert c;
@@ -1299,96 +998,139 @@ static void test_race_processes(void **state)
 
 /* ---- names and records ---- */
 
-static void test_names_and_clear(void **state)
-{
-    (void)state;
-    assert_string_equal(request_state_name(REQUEST_PENDING), "pending");
-    assert_string_equal(request_state_name(REQUEST_APPROVED), "approved");
-    assert_string_equal(request_state_name(REQUEST_REJECTED), "rejected");
-    assert_string_equal(request_state_name(REQUEST_ISSUED), "issued");
-    assert_string_equal(request_state_name((request_state)42), "unknown");
-    assert_string_equal(cert_state_name(CERT_VALID), "valid");
-    assert_string_equal(cert_state_name(CERT_REVOKED), "revoked");
-    assert_string_equal(cert_state_name(CERT_SUPERSEDED), "superseded");
-    assert_string_equal(cert_state_name((cert_state)-1), "unknown");
+/* ---- failed attempts ---- */
 
-    store_request r = {.id = 5, .csr_der = malloc(10), .csr_len = 10};
-    store_request_clear(&r);
-    assert_null(r.csr_der);
-    assert_int_equal(r.csr_len, 0);
-    assert_int_equal(r.id, 0);
-    store_request_clear(&r); /* twice is fine */
-    store_request_clear(NULL);
-    store_cert c = {.is_ca = 1, .der = malloc(10), .der_len = 10};
-    store_cert_clear(&c);
-    assert_null(c.der);
-    assert_int_equal(c.der_len, 0);
-    assert_int_equal(c.is_ca, 0);
-    store_cert_clear(NULL);
-    store_close(NULL);
+/* A failure step for the tests: counts, and keeps the record until now + 100. */
+static void count_step(void *arg, store_failure *f, int64_t now)
+{
+    (void)arg;
+    if (f->first_at == 0)
+        f->first_at = now;
+    f->total++;
+    f->count++;
+    f->last_at = now;
+    f->locked_until = f->count >= 3 ? now + 50 : 0;
+    f->expires_at = now + 100;
 }
 
-static void test_crls(void **state)
+static int count_failure(void *arg, const store_failure *f)
+{
+    (void)f;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static void test_failures(void **state)
 {
     (void)state;
     char path[256];
-    db_path(path, sizeof(path), "crls");
-    store *s = open_ok(path);
-    store_crl out;
-    assert_int_equal(s->ops->crl_latest(s, NULL, &out), STORE_NOT_FOUND);
-    unsigned char der1[] = {1, 2, 3}, der2[] = {4, 5, 6, 7};
-    store_crl c1 = {.number = 1, .this_update = 100, .next_update = 200, .der = der1, .der_len = 3};
-    store_crl c2 = {.number = 2, .this_update = 150, .next_update = 250, .der = der2, .der_len = 4};
-    snprintf(c1.issuer_key, sizeof(c1.issuer_key), "OLDKEY");
-    snprintf(c2.issuer_key, sizeof(c2.issuer_key), "NEWKEY");
-    assert_int_equal(s->ops->crl_add(s, &c1), STORE_OK);
-    assert_int_equal(s->ops->crl_add(s, &c2), STORE_OK);
-    assert_int_equal(s->ops->crl_add(s, &c1), STORE_EXISTS); /* numbers never repeat */
-    assert_int_equal(s->ops->crl_latest(s, NULL, &out), STORE_OK);
-    assert_int_equal(out.number, 2);
-    assert_string_equal(out.issuer_key, "NEWKEY");
-    store_crl old;
-    assert_int_equal(s->ops->crl_latest(s, "OLDKEY", &old), STORE_OK);
-    assert_int_equal(old.number, 1);
-    store_crl_clear(&old);
-    assert_int_equal(s->ops->crl_latest(s, "NOKEY", &old), STORE_NOT_FOUND);
-    assert_int_equal(out.next_update, 250);
-    assert_int_equal(out.der_len, 4);
-    assert_memory_equal(out.der, der2, 4);
-    store_crl_clear(&out);
+    store *s = open_ok(db_path(path, sizeof(path), "failures"));
+    const store_ops *ops = s->ops;
+    store_failure f;
+    assert_int_equal(ops->failure_get(s, "address", "192.0.2.1", 1000, &f), STORE_NOT_FOUND);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            ops->failure_add(s, "address", "192.0.2.1", 1000 + i, count_step, NULL, &f), STORE_OK);
+    assert_int_equal(f.total, 3);
+    assert_int_equal(f.locked_until, 1052);
+    assert_int_equal(ops->failure_get(s, "address", "192.0.2.1", 1010, &f), STORE_OK);
+    assert_string_equal(f.scope, "address");
+    assert_string_equal(f.key, "192.0.2.1");
+    assert_int_equal(f.first_at, 1000);
+    assert_int_equal(f.last_at, 1002);
+    assert_int_equal(f.count, 3);
+    assert_int_equal(f.expires_at, 1102);
+    /* Scopes are apart; an expired record is gone for get and starts afresh for add. */
+    assert_int_equal(ops->failure_get(s, "subject", "192.0.2.1", 1010, &f), STORE_NOT_FOUND);
+    assert_int_equal(ops->failure_get(s, "address", "192.0.2.1", 1102, &f), STORE_NOT_FOUND);
+    assert_int_equal(ops->failure_add(s, "address", "192.0.2.1", 1200, count_step, NULL, &f),
+                     STORE_OK);
+    assert_int_equal(f.total, 1);
+    assert_int_equal(f.first_at, 1200);
+    assert_int_equal(ops->failure_add(s, "subject", "cn=dev-1", 1200, count_step, NULL, &f),
+                     STORE_OK);
+    assert_int_equal(ops->failure_add(s, "admin", "192.0.2.1", 1200, count_step, NULL, &f),
+                     STORE_OK);
+    int n = 0;
+    assert_int_equal(ops->failure_list(s, 1250, count_failure, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    n = 0;
+    assert_int_equal(ops->failure_list(s, 1300, count_failure, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    /* Clearing a key clears it in every scope. */
+    int cleared = 0;
+    assert_int_equal(ops->failure_clear(s, "192.0.2.1", &cleared), STORE_OK);
+    assert_int_equal(cleared, 2);
+    assert_int_equal(ops->failure_get(s, "subject", "cn=dev-1", 1250, &f), STORE_OK);
+    assert_int_equal(ops->failure_clear(s, NULL, &cleared), STORE_OK);
+    assert_int_equal(cleared, 1);
+    /* Bad input is refused, nothing written. */
+    assert_int_equal(ops->failure_add(s, "", "k", 1, count_step, NULL, &f), STORE_ERROR);
+    assert_int_equal(ops->failure_add(s, "address", "", 1, count_step, NULL, &f), STORE_ERROR);
+    assert_int_equal(ops->failure_add(s, "a-scope-far-too-long", "k", 1, count_step, NULL, &f),
+                     STORE_ERROR);
+    assert_int_equal(ops->failure_add(s, "address", "k", 1, NULL, NULL, &f), STORE_ERROR);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM failures"), 0);
     store_close(s);
 }
 
-static void test_challenges(void **state)
+/* Each failure forgets a few expired records: an attack from many addresses does not pile up. */
+static void test_failures_pruned(void **state)
 {
     (void)state;
     char path[256];
-    db_path(path, sizeof(path), "challenges");
+    store *s = open_ok(db_path(path, sizeof(path), "failures-pruned"));
+    store_failure f;
+    char key[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(key, sizeof(key), "198.51.100.%d", i);
+        assert_int_equal(s->ops->failure_add(s, "address", key, 1000, count_step, NULL, &f),
+                         STORE_OK);
+    }
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM failures"), 40);
+    /* All expired at 1100: every later failure removes some, until none is left. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(
+            s->ops->failure_add(s, "address", "203.0.113.1", 2000 + i, count_step, NULL, &f),
+            STORE_OK);
+    assert_int_equal(raw_int(path, "SELECT count(*) FROM failures"), 1);
+    store_close(s);
+}
+
+#define FAILURE_PROCS 4
+#define FAILURES_EACH 25
+
+/* Processes sharing the store count one source together: no failure is lost. */
+static void test_failures_across_processes(void **state)
+{
+    (void)state;
+    char path[256];
+    db_path(path, sizeof(path), "failures-procs");
+    store_close(open_ok(path));
+    pid_t pid[FAILURE_PROCS];
+    for (int i = 0; i < FAILURE_PROCS; i++) {
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            store *s = store_open(path, NULL, 0);
+            store_failure f;
+            int bad = s == NULL;
+            for (int k = 0; !bad && k < FAILURES_EACH; k++)
+                bad = s->ops->failure_add(s, "address", "192.0.2.9", 1000, count_step, NULL, &f) !=
+                      STORE_OK;
+            store_close(s);
+            _exit(bad);
+        }
+    }
+    for (int i = 0; i < FAILURE_PROCS; i++) {
+        int status = 0;
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
     store *s = open_ok(path);
-    store_challenge c = {.expires_at = 1000};
-    memset(c.hash, 'A', 64);
-    c.hash[64] = '\0';
-    snprintf(c.subject_match, sizeof(c.subject_match), "^CN=dev");
-    assert_int_equal(s->ops->challenge_add(s, &c), STORE_OK);
-    assert_int_equal(s->ops->challenge_add(s, &c), STORE_EXISTS);
-    store_challenge got;
-    assert_int_equal(s->ops->challenge_get(s, c.hash, &got), STORE_OK);
-    assert_string_equal(got.subject_match, "^CN=dev");
-    assert_int_equal(got.used_at, 0);
-    /* Expired: refused. */
-    assert_int_equal(s->ops->challenge_consume(s, c.hash, 1000), STORE_CONFLICT);
-    /* Once, then never again. */
-    assert_int_equal(s->ops->challenge_consume(s, c.hash, 999), STORE_OK);
-    assert_int_equal(s->ops->challenge_consume(s, c.hash, 999), STORE_CONFLICT);
-    assert_int_equal(s->ops->challenge_get(s, c.hash, &got), STORE_OK);
-    assert_int_equal(got.used_at, 999);
-    char other[65];
-    memset(other, 'B', 64);
-    other[64] = '\0';
-    assert_int_equal(s->ops->challenge_consume(s, other, 1), STORE_NOT_FOUND);
-    assert_int_equal(s->ops->challenge_consume(s, "not hex", 1), STORE_NOT_FOUND);
-    c.hash[3] = 'z';
-    assert_int_not_equal(s->ops->challenge_add(s, &c), STORE_OK);
+    store_failure f;
+    assert_int_equal(s->ops->failure_get(s, "address", "192.0.2.9", 1000, &f), STORE_OK);
+    assert_int_equal(f.total, FAILURE_PROCS * FAILURES_EACH);
     store_close(s);
 }
 
@@ -1443,29 +1185,24 @@ int main(void)
         cmocka_unit_test(test_memory_store),
         cmocka_unit_test(test_open_waits_for_wal_switch),
         cmocka_unit_test(test_newer_schema_refused),
-        cmocka_unit_test(test_crls),
-        cmocka_unit_test(test_challenges),
+        cmocka_unit_test(test_failures),
+        cmocka_unit_test(test_failures_pruned),
+        cmocka_unit_test(test_failures_across_processes),
         cmocka_unit_test(test_foreign_database_refused),
         cmocka_unit_test(test_garbage_refused),
+        cmocka_unit_test(test_open_never_creates),
         cmocka_unit_test(test_unusable_paths_refused),
         cmocka_unit_test(test_corrupt_page),
-        cmocka_unit_test(test_request_put_get),
+        cmocka_unit_test(test_migration_from_version_4),
+        cmocka_unit_test(test_migration_strips_challenges),
+        cmocka_unit_test(test_migration_from_version_9),
         cmocka_unit_test(test_text_bounds),
-        cmocka_unit_test(test_request_transitions),
-        cmocka_unit_test(test_request_list),
-        cmocka_unit_test(test_cert_issue_with_request),
         cmocka_unit_test(test_request_issue),
-        cmocka_unit_test(test_cert_issue_duplicate_serial),
         cmocka_unit_test(test_cert_issue_request_conflict),
-        cmocka_unit_test(test_cert_issue_bad_input),
-        cmocka_unit_test(test_cert_list_filters),
-        cmocka_unit_test(test_find_valid_by_subject),
-        cmocka_unit_test(test_cert_set_state),
         cmocka_unit_test(test_event_add),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_race_threads),
         cmocka_unit_test(test_race_processes),
-        cmocka_unit_test(test_names_and_clear),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
