@@ -520,7 +520,7 @@ static int run(int argc, char **argv)
     admin_http_set_server(admin, srv);
     notify_ready();
     h = serve_loop(&args, &srv, h, admin, &signals);
-
+    http_refuse_new(h); /* before the log line: what is answered after it was taken before */
     notify_stopping();
     log_info(stdout, c.log_format, "stopping: finishing requests in flight");
     admin_http_stop(admin);

@@ -877,10 +877,17 @@ const char *http_tls_serial(const http_server *h)
     return h->https.daemon != NULL ? h->tls.serial : NULL;
 }
 
+void http_refuse_new(http_server *h)
+{
+    if (h != NULL)
+        guard_drain(h->guard, 1);
+}
+
 void http_stop(http_server *h)
 {
     if (h == NULL)
         return;
+    http_refuse_new(h); /* before the acceptor stops, which takes a while */
     int fd = quiesce(&h->plain), tls_fd = quiesce(&h->https);
     drain_and_stop(h, 1);
     if (fd >= 0)

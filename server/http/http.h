@@ -19,6 +19,9 @@ http_server *http_takeover(http_server *old, server *srv, char *err, size_t errl
 /* Stops accepting, closes idle connections, refuses new requests (503, Connection: close),
  * sends the answers in flight, and stops when none is left or after shutdown_timeout. */
 void http_stop(http_server *h);
+/* From now on every new request is refused (503, Connection: close); those already taken are
+ * answered. The first step of a stop, taken before anything else is shut down. */
+void http_refuse_new(http_server *h);
 /* HOST:PORT or [V6]:PORT, numeric only. 0, or -1 with a reason. */
 int http_parse_listen(const char *listen, struct sockaddr_storage *out, char *err, size_t errlen);
 /* The port actually bound (useful with port 0). */
