@@ -14,7 +14,7 @@ typedef struct cipher_row {
     const char *aliases; /* space-separated, lower case */
 } cipher_row;
 
-static const cipher_row cipher_table[] = {
+static const cipher_row cipher_table[SCEPI_N_CIPHERS] = {
     {SCEP_CIPHER_AES128_CBC, NID_aes_128_cbc, "AES-128-CBC", "AES-128-CBC",
      " aes aes128 aes-128 aes-128-cbc aes128-cbc "},
     {SCEP_CIPHER_AES192_CBC, NID_aes_192_cbc, "AES-192-CBC", "AES-192-CBC",
@@ -34,7 +34,7 @@ typedef struct digest_row {
     const char *aliases;
 } digest_row;
 
-static const digest_row digest_table[] = {
+static const digest_row digest_table[SCEPI_N_DIGESTS] = {
     {SCEP_DIGEST_SHA1, NID_sha1, "SHA-1", "SHA1", " sha1 sha-1 "},
     {SCEP_DIGEST_SHA224, NID_sha224, "SHA-224", "SHA2-224", " sha224 sha-224 "},
     {SCEP_DIGEST_SHA256, NID_sha256, "SHA-256", "SHA2-256", " sha256 sha-256 "},
@@ -122,20 +122,54 @@ scep_digest scep_digest_from_name(const char *name)
     return SCEP_DIGEST_NONE;
 }
 
+int scepi_algorithms_fetch(scep_ctx *ctx)
+{
+    OSSL_LIB_CTX *libctx = scep_ctx_libctx(ctx);
+    for (size_t i = 0; i < TABLE_LEN(cipher_table); i++) {
+        const cipher_row *row = &cipher_table[i];
+        if (scep_cipher_allowed(ctx, row->cipher))
+            ctx->ciphers[i] = EVP_CIPHER_fetch(libctx, row->ossl, NULL);
+        if (ctx->ciphers[i] == NULL && row->cipher != SCEP_CIPHER_DES_CBC)
+            return -1;
+    }
+    for (size_t i = 0; i < TABLE_LEN(digest_table); i++) {
+        const digest_row *row = &digest_table[i];
+        if (scep_digest_allowed(ctx, row->digest))
+            ctx->digests[i] = EVP_MD_fetch(libctx, row->ossl, NULL);
+        if (ctx->digests[i] == NULL && row->digest != SCEP_DIGEST_MD5)
+            return -1;
+    }
+    return 0;
+}
+
+void scepi_algorithms_free(scep_ctx *ctx)
+{
+    for (size_t i = 0; i < TABLE_LEN(cipher_table); i++) {
+        EVP_CIPHER_free(ctx->ciphers[i]);
+        ctx->ciphers[i] = NULL;
+    }
+    for (size_t i = 0; i < TABLE_LEN(digest_table); i++) {
+        EVP_MD_free(ctx->digests[i]);
+        ctx->digests[i] = NULL;
+    }
+}
+
 EVP_CIPHER *scepi_cipher_fetch(const scep_ctx *ctx, scep_cipher cipher)
 {
     const cipher_row *row = cipher_row_of(cipher);
-    if (row == NULL || !scep_cipher_allowed(ctx, cipher))
+    if (ctx == NULL || row == NULL || !scep_cipher_allowed(ctx, cipher))
         return NULL;
-    return EVP_CIPHER_fetch(scep_ctx_libctx(ctx), row->ossl, NULL);
+    EVP_CIPHER *evp = ctx->ciphers[row - cipher_table];
+    return evp != NULL && EVP_CIPHER_up_ref(evp) ? evp : NULL;
 }
 
 EVP_MD *scepi_md_fetch(const scep_ctx *ctx, scep_digest digest)
 {
     const digest_row *row = digest_row_of(digest);
-    if (row == NULL || !scep_digest_allowed(ctx, digest))
+    if (ctx == NULL || row == NULL || !scep_digest_allowed(ctx, digest))
         return NULL;
-    return EVP_MD_fetch(scep_ctx_libctx(ctx), row->ossl, NULL);
+    EVP_MD *md = ctx->digests[row - digest_table];
+    return md != NULL && EVP_MD_up_ref(md) ? md : NULL;
 }
 
 const char *scepi_digest_ossl_name(scep_digest digest)

@@ -20,12 +20,30 @@ static const attr_row attr_table[SCEPI_ATTR_COUNT] = {
     [SCEPI_ATTR_FAIL_INFO_TEXT] = {"1.3.6.1.5.5.7.24.1", "failInfoText"},
 };
 
-ASN1_OBJECT *scepi_attr_obj(scepi_attr attr)
+int scepi_attr_objs_new(scep_ctx *ctx)
 {
-    if ((unsigned)attr >= SCEPI_ATTR_COUNT)
+    for (int i = 0; i < SCEPI_ATTR_COUNT; i++) {
+        /* no_name = 1: a numeric OID, never added to OpenSSL's global object table. */
+        ctx->attr_objs[i] = OBJ_txt2obj(attr_table[i].oid, 1);
+        if (ctx->attr_objs[i] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+void scepi_attr_objs_free(scep_ctx *ctx)
+{
+    for (int i = 0; i < SCEPI_ATTR_COUNT; i++) {
+        ASN1_OBJECT_free(ctx->attr_objs[i]);
+        ctx->attr_objs[i] = NULL;
+    }
+}
+
+const ASN1_OBJECT *scepi_attr_obj(const scep_ctx *ctx, scepi_attr attr)
+{
+    if (ctx == NULL || (unsigned)attr >= SCEPI_ATTR_COUNT)
         return NULL;
-    /* no_name = 1: a numeric OID, never added to OpenSSL's global object table. */
-    return OBJ_txt2obj(attr_table[attr].oid, 1);
+    return ctx->attr_objs[attr];
 }
 
 const char *scepi_attr_name(scepi_attr attr)
@@ -35,15 +53,15 @@ const char *scepi_attr_name(scepi_attr attr)
 
 /* Finds the one value of attribute attr. Two attributes with the same OID, or one with other
  * than one value, are malformed: a peer must not get to choose which one we read. */
-static scep_err find_value(CMS_SignerInfo *si, scepi_attr attr, ASN1_TYPE **value, scep_diag *diag)
+static scep_err find_value(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr,
+                           ASN1_TYPE **value, scep_diag *diag)
 {
     *value = NULL;
-    ASN1_OBJECT *obj = scepi_attr_obj(attr);
+    const ASN1_OBJECT *obj = scepi_attr_obj(ctx, attr);
     if (obj == NULL)
-        return SCEP_E_NOMEM;
+        return SCEP_E_INVALID_ARG;
     int idx = CMS_signed_get_attr_by_OBJ(si, obj, -1);
     int again = idx >= 0 ? CMS_signed_get_attr_by_OBJ(si, obj, idx) : -1;
-    ASN1_OBJECT_free(obj);
     if (idx < 0)
         return scepi_diag(diag, SCEP_E_MISSING_ATTR, "%s attribute is missing",
                           scepi_attr_name(attr));
@@ -58,12 +76,10 @@ static scep_err find_value(CMS_SignerInfo *si, scepi_attr attr, ASN1_TYPE **valu
     return *value ? SCEP_OK : SCEP_E_BAD_ATTR;
 }
 
-int scepi_attr_present(CMS_SignerInfo *si, scepi_attr attr)
+int scepi_attr_present(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr)
 {
-    ASN1_OBJECT *obj = scepi_attr_obj(attr);
-    int idx = obj ? CMS_signed_get_attr_by_OBJ(si, obj, -1) : -1;
-    ASN1_OBJECT_free(obj);
-    return idx >= 0;
+    const ASN1_OBJECT *obj = scepi_attr_obj(ctx, attr);
+    return obj != NULL && CMS_signed_get_attr_by_OBJ(si, obj, -1) >= 0;
 }
 
 static int is_printable_text(const unsigned char *s, int len)
@@ -76,11 +92,11 @@ static int is_printable_text(const unsigned char *s, int len)
 
 /* The one value of a string attribute. RFC 8894 says PrintableString; some peers use
  * IA5String or UTF8String for the same text. Any other type is malformed. */
-static scep_err find_string(CMS_SignerInfo *si, scepi_attr attr, const ASN1_STRING **out,
-                            scep_diag *diag)
+static scep_err find_string(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr,
+                            const ASN1_STRING **out, scep_diag *diag)
 {
     ASN1_TYPE *value = NULL;
-    scep_err err = find_value(si, attr, &value, diag);
+    scep_err err = find_value(ctx, si, attr, &value, diag);
     if (err != SCEP_OK)
         return err;
     int type = ASN1_TYPE_get(value);
@@ -90,12 +106,12 @@ static scep_err find_string(CMS_SignerInfo *si, scepi_attr attr, const ASN1_STRI
     return SCEP_OK;
 }
 
-scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
-                             scep_diag *diag)
+scep_err scepi_attr_get_text(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, char *buf,
+                             size_t buflen, scep_diag *diag)
 {
     buf[0] = '\0';
     const ASN1_STRING *s = NULL;
-    scep_err err = find_string(si, attr, &s, diag);
+    scep_err err = find_string(ctx, si, attr, &s, diag);
     if (err != SCEP_OK)
         return err;
     int len = ASN1_STRING_length(s);
@@ -108,12 +124,12 @@ scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, siz
     return SCEP_OK;
 }
 
-scep_err scepi_attr_get_utf8(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
-                             scep_diag *diag)
+scep_err scepi_attr_get_utf8(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, char *buf,
+                             size_t buflen, scep_diag *diag)
 {
     buf[0] = '\0';
     const ASN1_STRING *s = NULL;
-    scep_err err = find_string(si, attr, &s, diag);
+    scep_err err = find_string(ctx, si, attr, &s, diag);
     if (err != SCEP_OK)
         return err;
     int len = ASN1_STRING_length(s);
@@ -127,12 +143,12 @@ scep_err scepi_attr_get_utf8(CMS_SignerInfo *si, scepi_attr attr, char *buf, siz
     return SCEP_OK;
 }
 
-scep_err scepi_attr_get_octets(CMS_SignerInfo *si, scepi_attr attr, unsigned char *buf, size_t *len,
-                               scep_diag *diag)
+scep_err scepi_attr_get_octets(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr,
+                               unsigned char *buf, size_t *len, scep_diag *diag)
 {
     *len = 0;
     ASN1_TYPE *value = NULL;
-    scep_err err = find_value(si, attr, &value, diag);
+    scep_err err = find_value(ctx, si, attr, &value, diag);
     if (err != SCEP_OK)
         return err;
     if (ASN1_TYPE_get(value) != V_ASN1_OCTET_STRING)
@@ -148,15 +164,14 @@ scep_err scepi_attr_get_octets(CMS_SignerInfo *si, scepi_attr attr, unsigned cha
     return SCEP_OK;
 }
 
-scep_err scepi_attr_add(CMS_SignerInfo *si, scepi_attr attr, int asn1_type, const void *data,
-                        size_t len)
+scep_err scepi_attr_add(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, int asn1_type,
+                        const void *data, size_t len)
 {
     if (len > INT32_MAX)
         return SCEP_E_INVALID_ARG;
-    ASN1_OBJECT *obj = scepi_attr_obj(attr);
+    const ASN1_OBJECT *obj = scepi_attr_obj(ctx, attr);
     if (obj == NULL)
-        return SCEP_E_NOMEM;
-    int ok = CMS_signed_add1_attr_by_OBJ(si, obj, asn1_type, data, (int)len);
-    ASN1_OBJECT_free(obj);
-    return ok ? SCEP_OK : SCEP_E_INTERNAL;
+        return SCEP_E_INVALID_ARG;
+    return CMS_signed_add1_attr_by_OBJ(si, obj, asn1_type, data, (int)len) ? SCEP_OK
+                                                                           : SCEP_E_INTERNAL;
 }

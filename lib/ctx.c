@@ -46,6 +46,8 @@ scep_err scep_ctx_new(const scep_ctx_options *opts, scep_ctx **out)
     scep_err err = make_keyless(ctx);
     if (err == SCEP_OK && ctx->allow_legacy)
         err = load_legacy(ctx);
+    if (err == SCEP_OK && (scepi_algorithms_fetch(ctx) != 0 || scepi_attr_objs_new(ctx) != 0))
+        err = SCEP_E_INTERNAL;
     if (err != SCEP_OK) {
         scep_ctx_free(ctx);
         return err;
@@ -58,6 +60,8 @@ void scep_ctx_free(scep_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    scepi_algorithms_free(ctx);
+    scepi_attr_objs_free(ctx);
     OSSL_PROVIDER_unload(ctx->legacy_provider);
     OSSL_PROVIDER_unload(ctx->default_provider);
     OSSL_LIB_CTX_free(ctx->libctx);

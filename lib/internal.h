@@ -8,6 +8,22 @@
 
 #include "scep/scep.h"
 
+/* Rows of the algorithm tables (lib/algorithms.c) and SCEP attributes (lib/attrs.c). */
+#define SCEPI_N_CIPHERS 5
+#define SCEPI_N_DIGESTS 6
+
+/* SCEP attributes (RFC 8894 section 3.2.1). */
+typedef enum scepi_attr {
+    SCEPI_ATTR_MESSAGE_TYPE,
+    SCEPI_ATTR_PKI_STATUS,
+    SCEPI_ATTR_FAIL_INFO,
+    SCEPI_ATTR_SENDER_NONCE,
+    SCEPI_ATTR_RECIPIENT_NONCE,
+    SCEPI_ATTR_TRANSACTION_ID,
+    SCEPI_ATTR_FAIL_INFO_TEXT,
+    SCEPI_ATTR_COUNT
+} scepi_attr;
+
 struct scep_ctx {
     OSSL_LIB_CTX *libctx; /* NULL: OpenSSL's default context */
     OSSL_PROVIDER *default_provider;
@@ -16,6 +32,12 @@ struct scep_ctx {
      * public-key decode (see scep_decrypt_options.csr_key_from_signer). */
     OSSL_LIB_CTX *keyless_libctx;
     OSSL_PROVIDER *null_provider;
+    /* Fetched once in scep_ctx_new() (OpenSSL 3's advice: a fetch per use costs a method-store
+     * lookup under a lock); NULL where the context's providers lack one or policy forbids it. */
+    EVP_CIPHER *ciphers[SCEPI_N_CIPHERS];
+    EVP_MD *digests[SCEPI_N_DIGESTS];
+    /* The SCEP attribute OIDs, parsed once instead of at every read and write. */
+    ASN1_OBJECT *attr_objs[SCEPI_ATTR_COUNT];
     int allow_legacy;
     scep_log_fn log;
     void *log_arg;
@@ -28,7 +50,16 @@ scep_err scepi_diag(scep_diag *diag, scep_err err, const char *fmt, ...)
 void scepi_log(const scep_ctx *ctx, scep_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Algorithm mapping. The EVP objects are fetched from ctx's library context; caller frees. */
+/* Fetches every allowed cipher and digest into ctx (scep_ctx_new); 0, or -1 when one that
+ * must be there (any but single DES and MD5) is missing; scepi_algorithms_free() releases. */
+int scepi_algorithms_fetch(scep_ctx *ctx);
+void scepi_algorithms_free(scep_ctx *ctx);
+/* The same for the attribute OIDs (lib/attrs.c). */
+int scepi_attr_objs_new(scep_ctx *ctx);
+void scepi_attr_objs_free(scep_ctx *ctx);
+
+/* Algorithm mapping. The EVP objects come from ctx's library context, fetched once there (a
+ * new reference each call); caller frees. */
 EVP_CIPHER *scepi_cipher_fetch(const scep_ctx *ctx, scep_cipher cipher);
 EVP_MD *scepi_md_fetch(const scep_ctx *ctx, scep_digest digest);
 scep_cipher scepi_cipher_from_obj(const ASN1_OBJECT *obj);
@@ -47,35 +78,23 @@ scep_err scepi_cms_i2d(CMS_ContentInfo *cms, unsigned char **out, size_t *out_le
 /* The content of a verified or decrypted CMS, read from a memory BIO. */
 scep_err scepi_bio_take(BIO *bio, size_t max, unsigned char **out, size_t *out_len);
 
-/* SCEP attributes (RFC 8894 section 3.2.1). */
-typedef enum scepi_attr {
-    SCEPI_ATTR_MESSAGE_TYPE,
-    SCEPI_ATTR_PKI_STATUS,
-    SCEPI_ATTR_FAIL_INFO,
-    SCEPI_ATTR_SENDER_NONCE,
-    SCEPI_ATTR_RECIPIENT_NONCE,
-    SCEPI_ATTR_TRANSACTION_ID,
-    SCEPI_ATTR_FAIL_INFO_TEXT,
-    SCEPI_ATTR_COUNT
-} scepi_attr;
-
-/* A new ASN1_OBJECT for the attribute's OID (not registered in OpenSSL's global table);
- * caller frees with ASN1_OBJECT_free(). */
-ASN1_OBJECT *scepi_attr_obj(scepi_attr attr);
+/* The attribute's OID, borrowed from ctx (NULL for an unknown attr). */
+const ASN1_OBJECT *scepi_attr_obj(const scep_ctx *ctx, scepi_attr attr);
 const char *scepi_attr_name(scepi_attr attr);
 
-int scepi_attr_present(CMS_SignerInfo *si, scepi_attr attr);
+/* The attribute functions take the ctx whose OIDs they use; ctx must come from scep_ctx_new. */
+int scepi_attr_present(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr);
 /* Printable ASCII text (PrintableString; IA5String and UTF8String tolerated). */
-scep_err scepi_attr_get_text(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
-                             scep_diag *diag);
+scep_err scepi_attr_get_text(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, char *buf,
+                             size_t buflen, scep_diag *diag);
 /* Free text, truncated to buflen, control bytes dropped. */
-scep_err scepi_attr_get_utf8(CMS_SignerInfo *si, scepi_attr attr, char *buf, size_t buflen,
-                             scep_diag *diag);
+scep_err scepi_attr_get_utf8(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, char *buf,
+                             size_t buflen, scep_diag *diag);
 /* A nonce: OCTET STRING of SCEP_MIN_NONCE_BYTES..SCEP_MAX_NONCE_BYTES into buf. */
-scep_err scepi_attr_get_octets(CMS_SignerInfo *si, scepi_attr attr, unsigned char *buf, size_t *len,
-                               scep_diag *diag);
-scep_err scepi_attr_add(CMS_SignerInfo *si, scepi_attr attr, int asn1_type, const void *data,
-                        size_t len);
+scep_err scepi_attr_get_octets(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr,
+                               unsigned char *buf, size_t *len, scep_diag *diag);
+scep_err scepi_attr_add(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, int asn1_type,
+                        const void *data, size_t len);
 
 /* An opened envelope. data is OPENSSL_malloc'd; free with OPENSSL_clear_free. */
 typedef struct scepi_opened {

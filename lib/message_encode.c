@@ -97,40 +97,41 @@ static scep_err check_params(const scep_ctx *ctx, const scep_msg_params *p)
     return SCEP_OK;
 }
 
-static scep_err add_number(CMS_SignerInfo *si, scepi_attr attr, int value)
+static scep_err add_number(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, int value)
 {
     char text[8];
     int n = snprintf(text, sizeof(text), "%d", value);
-    return scepi_attr_add(si, attr, V_ASN1_PRINTABLESTRING, text, (size_t)n);
+    return scepi_attr_add(ctx, si, attr, V_ASN1_PRINTABLESTRING, text, (size_t)n);
 }
 
-static scep_err add_reply_attributes(CMS_SignerInfo *si, const scep_msg_params *p)
+static scep_err add_reply_attributes(const scep_ctx *ctx, CMS_SignerInfo *si,
+                                     const scep_msg_params *p)
 {
-    scep_err err = add_number(si, SCEPI_ATTR_PKI_STATUS, (int)p->status);
+    scep_err err = add_number(ctx, si, SCEPI_ATTR_PKI_STATUS, (int)p->status);
     if (err == SCEP_OK && p->recipient_nonce_len > 0)
-        err = scepi_attr_add(si, SCEPI_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
+        err = scepi_attr_add(ctx, si, SCEPI_ATTR_RECIPIENT_NONCE, V_ASN1_OCTET_STRING,
                              p->recipient_nonce, p->recipient_nonce_len);
     if (err == SCEP_OK && p->status == SCEP_STATUS_FAILURE)
-        err = add_number(si, SCEPI_ATTR_FAIL_INFO, p->fail_info);
+        err = add_number(ctx, si, SCEPI_ATTR_FAIL_INFO, p->fail_info);
     if (err == SCEP_OK && p->status == SCEP_STATUS_FAILURE && p->fail_info_text != NULL) {
         size_t n = strnlen(p->fail_info_text, SCEP_MAX_FAIL_TEXT);
-        err =
-            scepi_attr_add(si, SCEPI_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING, p->fail_info_text, n);
+        err = scepi_attr_add(ctx, si, SCEPI_ATTR_FAIL_INFO_TEXT, V_ASN1_UTF8STRING,
+                             p->fail_info_text, n);
     }
     return err;
 }
 
-static scep_err add_attributes(CMS_SignerInfo *si, const scep_msg_params *p)
+static scep_err add_attributes(const scep_ctx *ctx, CMS_SignerInfo *si, const scep_msg_params *p)
 {
-    scep_err err = add_number(si, SCEPI_ATTR_MESSAGE_TYPE, (int)p->type);
+    scep_err err = add_number(ctx, si, SCEPI_ATTR_MESSAGE_TYPE, (int)p->type);
     if (err == SCEP_OK && has_transaction_id(p))
-        err = scepi_attr_add(si, SCEPI_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
+        err = scepi_attr_add(ctx, si, SCEPI_ATTR_TRANSACTION_ID, V_ASN1_PRINTABLESTRING,
                              p->transaction_id, strlen(p->transaction_id));
     if (err == SCEP_OK)
-        err = scepi_attr_add(si, SCEPI_ATTR_SENDER_NONCE, V_ASN1_OCTET_STRING, p->sender_nonce,
+        err = scepi_attr_add(ctx, si, SCEPI_ATTR_SENDER_NONCE, V_ASN1_OCTET_STRING, p->sender_nonce,
                              p->sender_nonce_len);
     if (err == SCEP_OK && p->type == SCEP_MSG_CERT_REP)
-        err = add_reply_attributes(si, p);
+        err = add_reply_attributes(ctx, si, p);
     return err;
 }
 
@@ -163,7 +164,7 @@ static scep_err sign_content(const scep_ctx *ctx, const scep_msg_params *p,
     scep_err err = (md && cms && in) ? SCEP_OK : SCEP_E_INTERNAL;
     if (err == SCEP_OK) {
         si = CMS_add1_signer(cms, p->signer_cert, p->signer_key, md, flags);
-        err = si ? add_attributes(si, p) : SCEP_E_INTERNAL;
+        err = si ? add_attributes(ctx, si, p) : SCEP_E_INTERNAL;
     }
     for (int i = 0; err == SCEP_OK && i < sk_X509_num(p->extra_certs); i++)
         if (CMS_add1_cert(cms, sk_X509_value(p->extra_certs, i)) != 1)

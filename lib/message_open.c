@@ -138,10 +138,11 @@ static int known_msg_type(int t)
            t == SCEP_MSG_CERT_POLL || t == SCEP_MSG_GET_CERT || t == SCEP_MSG_GET_CRL;
 }
 
-static scep_err read_number(CMS_SignerInfo *si, scepi_attr attr, int *value, scep_diag *diag)
+static scep_err read_number(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr, int *value,
+                            scep_diag *diag)
 {
     char text[8];
-    scep_err err = scepi_attr_get_text(si, attr, text, sizeof(text), diag);
+    scep_err err = scepi_attr_get_text(ctx, si, attr, text, sizeof(text), diag);
     if (err != SCEP_OK)
         return err;
     *value = parse_small_number(text);
@@ -150,10 +151,10 @@ static scep_err read_number(CMS_SignerInfo *si, scepi_attr attr, int *value, sce
     return SCEP_OK;
 }
 
-static scep_err read_status(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
+static scep_err read_status(const scep_ctx *ctx, CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
 {
     int status;
-    scep_err err = read_number(si, SCEPI_ATTR_PKI_STATUS, &status, diag);
+    scep_err err = read_number(ctx, si, SCEPI_ATTR_PKI_STATUS, &status, diag);
     if (err != SCEP_OK)
         return err;
     if (status != SCEP_STATUS_SUCCESS && status != SCEP_STATUS_FAILURE &&
@@ -162,21 +163,21 @@ static scep_err read_status(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
     msg->status = (scep_pki_status)status;
     if (status != SCEP_STATUS_FAILURE)
         return SCEP_OK;
-    err = read_number(si, SCEPI_ATTR_FAIL_INFO, &msg->fail_info, diag);
+    err = read_number(ctx, si, SCEPI_ATTR_FAIL_INFO, &msg->fail_info, diag);
     if (err != SCEP_OK)
         return err;
     if (msg->fail_info > SCEP_FAIL_BAD_CERT_ID)
         return scepi_diag(diag, SCEP_E_BAD_ATTR, "unknown failInfo %d", msg->fail_info);
-    if (!scepi_attr_present(si, SCEPI_ATTR_FAIL_INFO_TEXT))
+    if (!scepi_attr_present(ctx, si, SCEPI_ATTR_FAIL_INFO_TEXT))
         return SCEP_OK;
-    return scepi_attr_get_utf8(si, SCEPI_ATTR_FAIL_INFO_TEXT, msg->fail_info_text,
+    return scepi_attr_get_utf8(ctx, si, SCEPI_ATTR_FAIL_INFO_TEXT, msg->fail_info_text,
                                sizeof(msg->fail_info_text), diag);
 }
 
-static scep_err read_type(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
+static scep_err read_type(const scep_ctx *ctx, CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
 {
     int type;
-    scep_err err = read_number(si, SCEPI_ATTR_MESSAGE_TYPE, &type, diag);
+    scep_err err = read_number(ctx, si, SCEPI_ATTR_MESSAGE_TYPE, &type, diag);
     if (err != SCEP_OK)
         return err;
     if (!known_msg_type(type))
@@ -202,21 +203,23 @@ static void keep_first(scep_err *first, scep_err err)
  * transactionID "", nonce length 0) and the others are still read, so that a server can
  * answer with what is well-formed. Returns the first problem.
  */
-static scep_err read_attributes(CMS_SignerInfo *si, scep_msg *msg, scep_diag *diag)
+static scep_err read_attributes(const scep_ctx *ctx, CMS_SignerInfo *si, scep_msg *msg,
+                                scep_diag *diag)
 {
-    scep_err first = read_type(si, msg, diag);
-    keep_first(&first, scepi_attr_get_text(si, SCEPI_ATTR_TRANSACTION_ID, msg->transaction_id,
+    scep_err first = read_type(ctx, si, msg, diag);
+    keep_first(&first, scepi_attr_get_text(ctx, si, SCEPI_ATTR_TRANSACTION_ID, msg->transaction_id,
                                            sizeof(msg->transaction_id), diag_unless(first, diag)));
     int is_reply = msg->type == SCEP_MSG_CERT_REP;
-    if (!is_reply || scepi_attr_present(si, SCEPI_ATTR_SENDER_NONCE))
-        keep_first(&first, scepi_attr_get_octets(si, SCEPI_ATTR_SENDER_NONCE, msg->sender_nonce,
-                                                 &msg->sender_nonce_len, diag_unless(first, diag)));
-    if (is_reply && scepi_attr_present(si, SCEPI_ATTR_RECIPIENT_NONCE))
+    if (!is_reply || scepi_attr_present(ctx, si, SCEPI_ATTR_SENDER_NONCE))
         keep_first(&first,
-                   scepi_attr_get_octets(si, SCEPI_ATTR_RECIPIENT_NONCE, msg->recipient_nonce,
+                   scepi_attr_get_octets(ctx, si, SCEPI_ATTR_SENDER_NONCE, msg->sender_nonce,
+                                         &msg->sender_nonce_len, diag_unless(first, diag)));
+    if (is_reply && scepi_attr_present(ctx, si, SCEPI_ATTR_RECIPIENT_NONCE))
+        keep_first(&first,
+                   scepi_attr_get_octets(ctx, si, SCEPI_ATTR_RECIPIENT_NONCE, msg->recipient_nonce,
                                          &msg->recipient_nonce_len, diag_unless(first, diag)));
     if (is_reply)
-        keep_first(&first, read_status(si, msg, diag_unless(first, diag)));
+        keep_first(&first, read_status(ctx, si, msg, diag_unless(first, diag)));
     return first;
 }
 
@@ -344,7 +347,7 @@ scep_err scep_msg_open(const scep_ctx *ctx, const unsigned char *der, size_t len
     msg->envelope_len = v.content_len;
     v.content = NULL;
     read_signing_time(v.si, msg);
-    keep_first(&err, read_attributes(v.si, msg, diag_unless(err, diag)));
+    keep_first(&err, read_attributes(ctx, v.si, msg, diag_unless(err, diag)));
     verified_clear(&v);
     if (err == SCEP_OK || (opts != NULL && opts->keep_refused))
         *out = msg;

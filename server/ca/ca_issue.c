@@ -173,6 +173,50 @@ static int add_profile_extensions(X509 *cert, const X509 *ca_cert, const config 
     return ok;
 }
 
+/*
+ * The extensions every certificate gets, built as structures rather than parsed from conf
+ * text on every issue (the same DER; tests/unit/test_server_ca.c compares them):
+ * basicConstraints CA:FALSE; keyUsage digitalSignature with keyEncipherment (nid) or
+ * keyAgreement (-nid); extendedKeyUsage clientAuth.
+ */
+static int add_fixed_ext(X509 *cert, int nid, int critical)
+{
+    int ok = 0;
+    if (nid == NID_basic_constraints) {
+        BASIC_CONSTRAINTS *bc = BASIC_CONSTRAINTS_new();
+        ok = bc != NULL && X509_add1_ext_i2d(cert, nid, bc, critical, X509V3_ADD_APPEND) == 1;
+        BASIC_CONSTRAINTS_free(bc);
+    } else if (nid == NID_key_usage || nid == -NID_key_usage) {
+        ASN1_BIT_STRING *ku = ASN1_BIT_STRING_new();
+        /* Bits 0 digitalSignature, 2 keyEncipherment, 4 keyAgreement (RFC 5280 4.2.1.3). */
+        ok = ku != NULL && ASN1_BIT_STRING_set_bit(ku, 0, 1) &&
+             ASN1_BIT_STRING_set_bit(ku, nid > 0 ? 2 : 4, 1) &&
+             X509_add1_ext_i2d(cert, NID_key_usage, ku, critical, X509V3_ADD_APPEND) == 1;
+        ASN1_BIT_STRING_free(ku);
+    } else if (nid == NID_ext_key_usage) {
+        EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+        ok = eku != NULL && sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth)) > 0 &&
+             X509_add1_ext_i2d(cert, nid, eku, critical, X509V3_ADD_APPEND) == 1;
+        sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
+    }
+    return ok;
+}
+
+/* authorityKeyIdentifier keyid:always from the CA's subjectKeyIdentifier, which OpenSSL keeps
+ * decoded on the certificate; a CA without one goes through the conf text, which then fails
+ * as before ("always"). */
+static int add_aki(X509 *cert, const X509 *ca_cert)
+{
+    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id((X509 *)(uintptr_t)ca_cert);
+    if (ski == NULL)
+        return add_conf_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always");
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    int ok = akid != NULL && (akid->keyid = ASN1_OCTET_STRING_dup(ski)) != NULL &&
+             X509_add1_ext_i2d(cert, NID_authority_key_identifier, akid, 0, X509V3_ADD_APPEND) == 1;
+    AUTHORITY_KEYID_free(akid);
+    return ok;
+}
+
 static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const config *c,
                           char *err, size_t errlen)
 {
@@ -188,15 +232,13 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
     ASN1_OBJECT *key_alg = NULL;
     int rsa = X509_PUBKEY_get0_param(&key_alg, NULL, NULL, NULL, X509_REQ_get_X509_PUBKEY(csr)) &&
               OBJ_obj2nid(key_alg) == NID_rsaEncryption;
-    int ok = add_conf_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") &&
+    int ok = add_fixed_ext(cert, NID_basic_constraints, 1) &&
              add_conf_ext(cert, ca_cert, NID_subject_key_identifier, "hash") &&
-             add_conf_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always");
+             add_aki(cert, ca_cert);
     if (ok && !has_ku)
-        ok = add_conf_ext(cert, ca_cert, NID_key_usage,
-                          rsa ? "critical,digitalSignature,keyEncipherment"
-                              : "critical,digitalSignature,keyAgreement");
+        ok = add_fixed_ext(cert, rsa ? NID_key_usage : -NID_key_usage, 1);
     if (ok && !has_eku)
-        ok = add_conf_ext(cert, ca_cert, NID_ext_key_usage, "clientAuth");
+        ok = add_fixed_ext(cert, NID_ext_key_usage, 0);
     if (ok && c->crl_url[0] != '\0') {
         char cdp[sizeof(c->crl_url) + STORE_KEY_ID + 8];
         ok = crl_uri(c, ca_cert, cdp, sizeof(cdp)) == 0 &&

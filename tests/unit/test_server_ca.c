@@ -80,6 +80,58 @@ static void test_issue_profile(void **state)
     free_authority(&a);
 }
 
+/* The extension of cert with nid, as DER. */
+static int ext_der(const X509 *cert, int nid, unsigned char **der)
+{
+    int at = X509_get_ext_by_NID(cert, nid, -1);
+    X509_EXTENSION *ext = at >= 0 ? X509_get_ext(cert, at) : NULL;
+    *der = NULL;
+    return ext != NULL ? i2d_X509_EXTENSION(ext, der) : -1;
+}
+
+/* The extensions every certificate gets are built as structures (ca_issue.c add_fixed_ext,
+ * add_aki): the same DER as OpenSSL's conf text for them, for an RSA and an EC request. */
+static void test_issue_fixed_extensions(void **state)
+{
+    (void)state;
+    authority a = test_authority(3650);
+    config c;
+    config_defaults(&c, NULL);
+    EVP_PKEY *keys[2] = {tu_rsa_key(2048, 0), tu_ec_key("P-256", 0)};
+    for (int k = 0; k < 2; k++) {
+        X509_REQ *csr = csr_with(keys[k], NULL, 0);
+        char err[160];
+        X509 *cert = ca_issue(&a, csr, &c, err, sizeof(err));
+        assert_non_null(cert);
+        struct {
+            int nid;
+            const char *conf;
+        } want[] = {
+            {NID_basic_constraints, "critical,CA:FALSE"},
+            {NID_authority_key_identifier, "keyid:always"},
+            {NID_key_usage, k == 0 ? "critical,digitalSignature,keyEncipherment"
+                                   : "critical,digitalSignature,keyAgreement"},
+            {NID_ext_key_usage, "clientAuth"},
+        };
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+            X509V3_CTX v3;
+            X509V3_set_ctx(&v3, a.cert, cert, NULL, NULL, 0);
+            X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &v3, want[i].nid, want[i].conf);
+            assert_non_null(ext);
+            unsigned char *expect = NULL, *got = NULL;
+            int n = i2d_X509_EXTENSION(ext, &expect);
+            assert_int_equal(ext_der(cert, want[i].nid, &got), n);
+            assert_memory_equal(got, expect, (size_t)n);
+            OPENSSL_free(expect);
+            OPENSSL_free(got);
+            X509_EXTENSION_free(ext);
+        }
+        X509_free(cert);
+        X509_REQ_free(csr);
+    }
+    free_authority(&a);
+}
+
 static void test_issue_never_outlives_ca(void **state)
 {
     (void)state;
@@ -471,6 +523,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_profile),
+        cmocka_unit_test(test_issue_fixed_extensions),
         cmocka_unit_test(test_issue_never_outlives_ca),
         cmocka_unit_test(test_issue_refuses_invalid_ca),
         cmocka_unit_test(test_ca_health),
