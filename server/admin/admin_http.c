@@ -289,7 +289,8 @@ static enum MHD_Result readyz(admin_http *a, struct MHD_Connection *conn)
     time_t now = time(NULL);
     pthread_mutex_lock(&a->lock);
     const authority *ca = a->n_views == 2 && now >= a->switch_at ? &a->view[1] : &a->view[0];
-    int errors = a->n_views > 0 ? ca_health(ca, (int64_t)now, body, sizeof(body)) : 1;
+    int have_ca = a->n_views > 0; /* read under the lock: a reload replaces the views */
+    int errors = have_ca ? ca_health(ca, (int64_t)now, body, sizeof(body)) : 1;
     for (size_t i = 0; i < a->n_pcas; i++) {
         const pca_view *v = &a->pcas[i];
         ca = v->n_views == 2 && now >= v->switch_at ? &v->view[1] : &v->view[0];
@@ -305,7 +306,7 @@ static enum MHD_Result readyz(admin_http *a, struct MHD_Connection *conn)
     }
     char out[sizeof(body) + sizeof(store_line) + sizeof(keys_line) + sizeof(gen_line) + 32];
     snprintf(out, sizeof(out), "%s\n%s%s%s%s", errors ? "not ready" : "ready",
-             a->n_views > 0 ? body : "error: the server has no CA loaded\n", keys_line, gen_line,
+             have_ca ? body : "error: the server has no CA loaded\n", keys_line, gen_line,
              store_line);
     return text(conn, errors ? 503 : 200, out);
 }
@@ -524,12 +525,23 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, unsi
     return text(conn, status, line);
 }
 
+/* url for a log line: libmicrohttpd has decoded it (%0A is a newline), so controls are '?'. */
+static const char *url_for_log(const char *url, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; url[i] != '\0' && i + 1 < outlen; i++)
+        out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
+    out[i] = '\0';
+    return out;
+}
+
 /* Behind a token with admin_tls_client_ca: a missing or untrusted certificate, logged. */
 static enum MHD_Result no_client_cert(admin_http *a, struct MHD_Connection *conn, const char *url,
                                       const char *peer, const char *why)
 {
-    char line[480];
-    snprintf(line, sizeof(line), "admin: refused %s from %s: %s", url, peer[0] ? peer : "-", why);
+    char line[600], shown[128];
+    snprintf(line, sizeof(line), "admin: refused %s from %s: %s",
+             url_for_log(url, shown, sizeof(shown)), peer[0] ? peer : "-", why);
     log_info(stdout, a->cfg.log_format, line);
     return refuse(conn, url, 403, why);
 }
@@ -637,18 +649,20 @@ static int declared_too_big(struct MHD_Connection *conn)
 static enum MHD_Result body_too_big(admin_http *a, struct MHD_Connection *conn, const char *url,
                                     const char *method, int cut)
 {
-    char key[LOCKOUT_KEY], line[LOCKOUT_KEY + 300];
+    char key[LOCKOUT_KEY], line[LOCKOUT_KEY + 300], shown[121], verb[17];
     peer_key(conn, key, sizeof(key));
+    url_for_log(url, shown, sizeof(shown));
+    url_for_log(method, verb, sizeof(verb));
     if (cut)
         snprintf(line, sizeof(line),
-                 "admin: cut %.16s %.120s from %s: its body was still arriving after %u MiB or "
+                 "admin: cut %s %s from %s: its body was still arriving after %u MiB or "
                  "%d s past the " BODY_LIMIT_TEXT " limit",
-                 method, url, key[0] ? key : "-", DISCARD_MAX >> 20, DISCARD_SECONDS);
+                 verb, shown, key[0] ? key : "-", DISCARD_MAX >> 20, DISCARD_SECONDS);
     else
         snprintf(line, sizeof(line),
-                 "admin: refused %.16s %.120s from %s with 413: the body is larger "
+                 "admin: refused %s %s from %s with 413: the body is larger "
                  "than " BODY_LIMIT_TEXT,
-                 method, url, key[0] ? key : "-");
+                 verb, shown, key[0] ? key : "-");
     log_info(stdout, a->cfg.log_format, line);
     return cut ? MHD_NO : refuse(conn, url, 413, "the body is larger than " BODY_LIMIT_TEXT);
 }

@@ -216,6 +216,9 @@ code=$(curl -s -o r.json -D r.head -w '%{http_code}' -X POST -H "Authorization: 
   && js_has 'd["error"]' "larger than 64 KiB" || fail "a chunked 3000000-byte body: $code $(cat r.json 2> /dev/null)"
 n=$(grep -c "admin: refused POST /api/v1/crl from 127.0.0.1 with 413: the body is larger than 64 KiB" "$WORK/scepd.log")
 [ "$n" = 3 ] || fail "three 413s logged $n times"
+curl -s -o /dev/null -X POST --data-binary @big.json "http://127.0.0.1:$APORT/x%0Afake%0Dline" || true
+log_has "admin: refused POST /x?fake?line from 127.0.0.1 with 413"
+grep -q "^fake" "$WORK/scepd.log" && fail "a decoded newline in the path made a log line of its own"
 # A body that does not end is cut once past 64 MiB or 5 s (logged), not read for ever.
 python3 - "$APORT" "$OP" <<'PY' || fail "an endless body was read for 20 s"
 import socket, sys, time
