@@ -53,7 +53,13 @@ struct admin_http {
     char token[CONFIG_SECRET];
     struct MHD_Daemon *daemon;
     struct sockaddr_storage addr;
-    admin_tls tls; /* HTTPS and client certificates: kept while the daemon runs */
+    char cert_role[16]; /* admin_client_cert_role */
+    /* HTTPS and client certificates, kept while their daemon runs; a reload of the files
+     * (admin_http_reload_tls) starts a daemon with the new ones, and the old one finishes its
+     * connections until the next. */
+    admin_tls *tls; /* the live daemon's: under lock */
+    struct MHD_Daemon *retired;
+    admin_tls *retired_tls;
     /* What the server serves, for /readyz: certificates only, replaced at each reload. */
     pthread_mutex_t lock;
     authority view[2];
@@ -73,9 +79,14 @@ typedef struct admin_conn {
     size_t len;
     size_t seen; /* bytes of body received, kept or not */
     int too_big;
+    struct timespec over_at; /* when the body passed API_BODY_MAX */
 } admin_conn;
 
-#define DISCARD_MAX (1024u * 1024u) /* the most of a too big body read before the 413 */
+#define BODY_LIMIT_TEXT "64 KiB" /* API_BODY_MAX, for the messages */
+/* libmicrohttpd 0.9.75 queues no answer in the middle of a body: a body past the limit is read
+ * and dropped until it ends, then answered 413. One still arriving past these is cut. */
+#define DISCARD_MAX (64u * 1024u * 1024u)
+#define DISCARD_SECONDS 5
 
 static enum MHD_Result text(struct MHD_Connection *conn, unsigned status, const char *body)
 {
@@ -278,7 +289,8 @@ static enum MHD_Result readyz(admin_http *a, struct MHD_Connection *conn)
     time_t now = time(NULL);
     pthread_mutex_lock(&a->lock);
     const authority *ca = a->n_views == 2 && now >= a->switch_at ? &a->view[1] : &a->view[0];
-    int errors = a->n_views > 0 ? ca_health(ca, (int64_t)now, body, sizeof(body)) : 1;
+    int have_ca = a->n_views > 0; /* read under the lock: a reload replaces the views */
+    int errors = have_ca ? ca_health(ca, (int64_t)now, body, sizeof(body)) : 1;
     for (size_t i = 0; i < a->n_pcas; i++) {
         const pca_view *v = &a->pcas[i];
         ca = v->n_views == 2 && now >= v->switch_at ? &v->view[1] : &v->view[0];
@@ -294,7 +306,7 @@ static enum MHD_Result readyz(admin_http *a, struct MHD_Connection *conn)
     }
     char out[sizeof(body) + sizeof(store_line) + sizeof(keys_line) + sizeof(gen_line) + 32];
     snprintf(out, sizeof(out), "%s\n%s%s%s%s", errors ? "not ready" : "ready",
-             a->n_views > 0 ? body : "error: the server has no CA loaded\n", keys_line, gen_line,
+             have_ca ? body : "error: the server has no CA loaded\n", keys_line, gen_line,
              store_line);
     return text(conn, errors ? 503 : 200, out);
 }
@@ -513,12 +525,23 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url, unsi
     return text(conn, status, line);
 }
 
+/* url for a log line: libmicrohttpd has decoded it (%0A is a newline), so controls are '?'. */
+static const char *url_for_log(const char *url, char *out, size_t outlen)
+{
+    size_t i = 0;
+    for (; url[i] != '\0' && i + 1 < outlen; i++)
+        out[i] = (unsigned char)url[i] < 0x20 || url[i] == 0x7f ? '?' : url[i];
+    out[i] = '\0';
+    return out;
+}
+
 /* Behind a token with admin_tls_client_ca: a missing or untrusted certificate, logged. */
 static enum MHD_Result no_client_cert(admin_http *a, struct MHD_Connection *conn, const char *url,
                                       const char *peer, const char *why)
 {
-    char line[480];
-    snprintf(line, sizeof(line), "admin: refused %s from %s: %s", url, peer[0] ? peer : "-", why);
+    char line[600], shown[128];
+    snprintf(line, sizeof(line), "admin: refused %s from %s: %s",
+             url_for_log(url, shown, sizeof(shown)), peer[0] ? peer : "-", why);
     log_info(stdout, a->cfg.log_format, line);
     return refuse(conn, url, 403, why);
 }
@@ -531,10 +554,23 @@ static int cert_identity(const admin_http *a, struct MHD_Connection *conn, api_i
     memset(who, 0, sizeof(*who));
     if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization") != NULL)
         return 0;
-    int rc = admin_tls_peer_name(&a->tls, conn, who->name, sizeof(who->name), why, whylen);
+    int rc = admin_tls_peer_name(a->cert_role, conn, who->name, sizeof(who->name), why, whylen);
     if (rc > 0)
-        snprintf(who->role, sizeof(who->role), "%s", a->tls.cert_role);
+        snprintf(who->role, sizeof(who->role), "%s", a->cert_role);
     return rc;
+}
+
+/* Whether conn's client certificate passes admin_tls_client_ca as read last (1), or 0 with why. */
+static int peer_ok(admin_http *a, struct MHD_Connection *conn, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&a->lock);
+    X509_STORE *trust = a->tls->trust;
+    if (trust != NULL)
+        X509_STORE_up_ref(trust); /* a reload may replace it during the check */
+    pthread_mutex_unlock(&a->lock);
+    int ok = admin_tls_peer_ok(trust, conn, why, whylen);
+    X509_STORE_free(trust);
+    return ok;
 }
 
 /* The endpoints behind a token, once the body is in: lockout, token, then the route. */
@@ -545,7 +581,7 @@ static enum MHD_Result with_token(admin_http *a, struct MHD_Connection *conn, co
     peer_key(conn, key, sizeof(key));
     api_identity who;
     int cert = 0;
-    if (!admin_tls_peer_ok(&a->tls, conn, why, sizeof(why)) ||
+    if (!peer_ok(a, conn, why, sizeof(why)) ||
         (cert = cert_identity(a, conn, &who, why, sizeof(why))) < 0)
         return no_client_cert(a, conn, url, key, why);
     store *st = open_call_store(a);
@@ -564,10 +600,11 @@ static enum MHD_Result with_token(admin_http *a, struct MHD_Connection *conn, co
         ret = api_call_on(a, conn, url, method, ac, st, &who);
     else if (strcmp(url, "/lockouts") == 0)
         ret = strcmp(method, "GET") == 0 ? lockouts(st, conn) : text(conn, 405, "use GET\n");
-    else if (strcmp(url, "/challenge") != 0)
-        ret = text(conn, 404,
-                   "only /api/v1/, /challenge, /lockouts, /readyz, /healthz and /metrics are "
-                   "here\n");
+    else if (strcmp(url, "/challenge") != 0) /* known token: not counted as a failure */
+        ret = api_error(conn, 404,
+                        "no route %.200s: /api/v1/, /challenge, /lockouts, /readyz, /healthz, "
+                        "/metrics and /ui/ are here",
+                        url);
     else if (strcmp(method, "POST") != 0)
         ret = text(conn, 405, "use POST\n");
     else if (strcmp(who.role, "operate") != 0)
@@ -578,23 +615,26 @@ static enum MHD_Result with_token(admin_http *a, struct MHD_Connection *conn, co
     return ret;
 }
 
-/* Takes the next piece of the body; 0 when it is past API_BODY_MAX. */
+/* Keeps the next piece of the body, or drops it once the body is past API_BODY_MAX; 0 when a
+ * too big body has gone on past DISCARD_MAX or DISCARD_SECONDS (the connection is then cut). */
 static int take_body(admin_conn *ac, const char *data, size_t len)
 {
-    if (ac->too_big || len > API_BODY_MAX - ac->len) {
-        ac->too_big = 1;
-        return 0;
+    ac->seen += len;
+    char *grown =
+        ac->too_big || len > API_BODY_MAX - ac->len ? NULL : realloc(ac->body, ac->len + len + 1);
+    if (grown != NULL) {
+        memcpy(grown + ac->len, data, len);
+        ac->len += len;
+        grown[ac->len] = '\0';
+        ac->body = grown;
+        return 1;
     }
-    char *grown = realloc(ac->body, ac->len + len + 1);
-    if (grown == NULL) {
-        ac->too_big = 1;
-        return 0;
-    }
-    memcpy(grown + ac->len, data, len);
-    ac->len += len;
-    grown[ac->len] = '\0';
-    ac->body = grown;
-    return 1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (!ac->too_big)
+        ac->over_at = now;
+    ac->too_big = 1;
+    return ac->seen <= DISCARD_MAX && now.tv_sec - ac->over_at.tv_sec <= DISCARD_SECONDS;
 }
 
 static int declared_too_big(struct MHD_Connection *conn)
@@ -602,6 +642,29 @@ static int declared_too_big(struct MHD_Connection *conn)
     const char *cl =
         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     return cl != NULL && strtoull(cl, NULL, 10) > API_BODY_MAX;
+}
+
+/* A body past API_BODY_MAX: 413 in the endpoint's form, or (cut) a line only when it would
+ * not end. One log line a request either way. */
+static enum MHD_Result body_too_big(admin_http *a, struct MHD_Connection *conn, const char *url,
+                                    const char *method, int cut)
+{
+    char key[LOCKOUT_KEY], line[LOCKOUT_KEY + 300], shown[121], verb[17];
+    peer_key(conn, key, sizeof(key));
+    url_for_log(url, shown, sizeof(shown));
+    url_for_log(method, verb, sizeof(verb));
+    if (cut)
+        snprintf(line, sizeof(line),
+                 "admin: cut %s %s from %s: its body was still arriving after %u MiB or "
+                 "%d s past the " BODY_LIMIT_TEXT " limit",
+                 verb, shown, key[0] ? key : "-", DISCARD_MAX >> 20, DISCARD_SECONDS);
+    else
+        snprintf(line, sizeof(line),
+                 "admin: refused %s %s from %s with 413: the body is larger "
+                 "than " BODY_LIMIT_TEXT,
+                 verb, shown, key[0] ? key : "-");
+    log_info(stdout, a->cfg.log_format, line);
+    return cut ? MHD_NO : refuse(conn, url, 413, "the body is larger than " BODY_LIMIT_TEXT);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -612,7 +675,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     admin_http *a = cls;
     if (*con_cls == NULL) { /* first call: headers only */
         if (declared_too_big(conn))
-            return refuse(conn, url, 413, "the body is larger than 64 KiB");
+            return body_too_big(a, conn, url, method, 0);
         admin_conn *ac = calloc(1, sizeof(*ac));
         if (ac == NULL)
             return MHD_NO;
@@ -621,16 +684,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     admin_conn *ac = *con_cls;
     if (*upload_data_size != 0) {
-        (void)take_body(ac, upload_data, *upload_data_size);
-        ac->seen += *upload_data_size;
+        int go_on = take_body(ac, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        /* A body past the limit is read on (the client then reads a clean 413) up to a point;
-         * an endless one is answered at once, and the connection closed. */
-        return ac->seen <= DISCARD_MAX ? MHD_YES
-                                       : refuse(conn, url, 413, "the body is larger than 64 KiB");
+        return go_on ? MHD_YES : body_too_big(a, conn, url, method, 1);
     }
     if (ac->too_big)
-        return refuse(conn, url, 413, "the body is larger than 64 KiB");
+        return body_too_big(a, conn, url, method, 0);
     if (strcmp(url, "/readyz") == 0)
         return strcmp(method, "GET") == 0 ? readyz(a, conn) : text(conn, 405, "use GET\n");
     if (strcmp(url, "/healthz") == 0)
@@ -682,31 +741,46 @@ static int read_token(admin_http *a, const config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* A daemon serving t, on listen_fd (the live daemon's, at a reload) or (-1) bound to a->addr. */
+static struct MHD_Daemon *start_daemon(admin_http *a, admin_tls *t, int listen_fd)
+{
+    /* ITC: MHD_quiesce_daemon needs it. */
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | admin_tls_flags(t);
+    if (a->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem where[] = {{MHD_OPTION_SOCK_ADDR, 0, &a->addr},
+                                     {MHD_OPTION_END, 0, NULL}};
+    if (listen_fd >= 0)
+        where[0] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY, where,
+                            MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                            MHD_OPTION_THREAD_POOL_SIZE, ADMIN_THREADS, MHD_OPTION_NOTIFY_COMPLETED,
+                            on_completed, NULL, MHD_OPTION_ARRAY, admin_tls_options(t),
+                            MHD_OPTION_END);
+}
+
 admin_http *admin_http_start(const config *c, char *err, size_t errlen)
 {
     err[0] = '\0';
     if (c->admin_listen[0] == '\0')
         return NULL;
     admin_http *a = calloc(1, sizeof(*a));
-    if (a == NULL)
+    if (a == NULL || (a->tls = calloc(1, sizeof(*a->tls))) == NULL) {
+        free(a);
         return NULL;
+    }
     a->cfg = *c;
     pthread_mutex_init(&a->lock, NULL);
     pthread_mutex_init(&a->st_lock, NULL);
     OPENSSL_cleanse(a->cfg.challenge, sizeof(a->cfg.challenge));
-    if (read_token(a, c, err, errlen) != 0 || admin_tls_load(c, &a->tls, err, errlen) != 0 ||
+    snprintf(a->cert_role, sizeof(a->cert_role), "%s", c->admin_client_cert_role);
+    if (read_token(a, c, err, errlen) != 0 || admin_tls_load(c, a->tls, err, errlen) != 0 ||
         http_parse_listen(c->admin_listen, &a->addr, err, errlen) != 0) {
         admin_http_stop(a);
         return NULL;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | admin_tls_flags(&a->tls);
-    if (a->addr.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    a->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&a->addr, MHD_OPTION_CONNECTION_LIMIT, 16u,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_THREAD_POOL_SIZE,
-                                 ADMIN_THREADS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                 MHD_OPTION_ARRAY, admin_tls_options(&a->tls), MHD_OPTION_END);
+    a->daemon = start_daemon(a, a->tls, -1);
     if (a->daemon == NULL) {
         snprintf(err, errlen, "cannot listen on %s for the admin endpoint", c->admin_listen);
         admin_http_stop(a);
@@ -715,10 +789,91 @@ admin_http *admin_http_start(const config *c, char *err, size_t errlen)
     return a;
 }
 
+static void free_tls(admin_tls *t)
+{
+    if (t != NULL)
+        admin_tls_clear(t);
+    free(t);
+}
+
+/* The daemon a reload replaced, once its connections are done (or RETIRED_WAIT_MS passed). */
+#define RETIRED_WAIT_MS 2000
+static void stop_retired(admin_http *a)
+{
+    if (a->retired == NULL)
+        return;
+    for (int waited = 0; waited < RETIRED_WAIT_MS; waited += 50) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(a->retired, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (info == NULL || info->num_connections == 0)
+            break;
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
+    MHD_stop_daemon(a->retired); /* quiesced: the listening socket stays open */
+    a->retired = NULL;
+    free_tls(a->retired_tls);
+    a->retired_tls = NULL;
+}
+
+static void log_tls_reload(const admin_http *a, const admin_tls *old, const admin_tls *fresh)
+{
+    char line[300];
+    if (strcmp(old->pem.serial, fresh->pem.serial) != 0)
+        snprintf(line, sizeof(line), "reload: admin TLS certificate %s replaces %s",
+                 fresh->pem.serial, old->pem.serial);
+    else
+        snprintf(line, sizeof(line), "reload: admin TLS files read again (certificate %s)",
+                 fresh->pem.serial);
+    log_info(stdout, a->cfg.log_format, line);
+}
+
+static void keep_old_tls(const admin_http *a, const char *why)
+{
+    char line[CONFIG_PATH * 2 + 300];
+    snprintf(line, sizeof(line), "reload: keeping the old admin TLS certificate and key: %s", why);
+    log_error(stdout, a->cfg.log_format, line);
+}
+
+void admin_http_reload_tls(admin_http *a)
+{
+    if (a == NULL || a->tls->pem.cert == NULL)
+        return; /* plain HTTP: no files */
+    char err[CONFIG_PATH * 2 + 200];
+    admin_tls *fresh = calloc(1, sizeof(*fresh));
+    if (fresh == NULL || admin_tls_load(&a->cfg, fresh, err, sizeof(err)) != 0) {
+        keep_old_tls(a, fresh != NULL ? err : "out of memory");
+        free_tls(fresh);
+        return;
+    }
+    if (admin_tls_same(fresh, a->tls)) {
+        free_tls(fresh);
+        return;
+    }
+    stop_retired(a);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    /* The new daemon shares the listening socket before the old one stops taking from it: no
+     * moment without a listener. */
+    struct MHD_Daemon *next = info != NULL ? start_daemon(a, fresh, info->listen_fd) : NULL;
+    if (next == NULL) {
+        keep_old_tls(a, "libmicrohttpd (GnuTLS) refuses the new files");
+        free_tls(fresh);
+        return;
+    }
+    (void)MHD_quiesce_daemon(a->daemon);
+    log_tls_reload(a, a->tls, fresh);
+    pthread_mutex_lock(&a->lock);
+    a->retired = a->daemon;
+    a->retired_tls = a->tls;
+    a->daemon = next;
+    a->tls = fresh;
+    pthread_mutex_unlock(&a->lock);
+}
+
 void admin_http_stop(admin_http *a)
 {
     if (a == NULL)
         return;
+    stop_retired(a);
     if (a->daemon)
         MHD_stop_daemon(a->daemon);
     for (int i = 0; i < a->n_views; i++)
@@ -728,6 +883,6 @@ void admin_http_stop(admin_http *a)
     pthread_mutex_destroy(&a->lock);
     pthread_mutex_destroy(&a->st_lock);
     OPENSSL_cleanse(a->token, sizeof(a->token));
-    admin_tls_clear(&a->tls);
+    free_tls(a->tls);
     free(a);
 }

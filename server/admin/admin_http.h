@@ -13,6 +13,11 @@ typedef struct admin_http admin_http;
  * check err[0]). The token comes from admin_token or admin_token_file. */
 admin_http *admin_http_start(const config *c, char *err, size_t errlen);
 void admin_http_stop(admin_http *a);
+/* At a reload (SIGHUP): admin_tls_cert, admin_tls_key and admin_tls_client_ca read again. Files
+ * that changed are served by a new daemon on the same listening socket (the old one finishes
+ * its connections); files that do not load leave the old ones serving, logged. a may be NULL;
+ * call from one thread. */
+void admin_http_reload_tls(admin_http *a);
 /* What /readyz reports on: the CA certificates srv serves (taken again after each reload).
  * a may be NULL. */
 void admin_http_set_server(admin_http *a, const server *srv);

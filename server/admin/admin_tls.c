@@ -119,9 +119,20 @@ static STACK_OF(X509) * peer_chain(struct MHD_Connection *conn)
     return chain;
 }
 
-int admin_tls_peer_ok(const admin_tls *t, struct MHD_Connection *conn, char *why, size_t whylen)
+static int same_text(const char *a, const char *b)
 {
-    if (t->trust == NULL)
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+int admin_tls_same(const admin_tls *a, const admin_tls *b)
+{
+    return same_text(a->pem.cert, b->pem.cert) && same_text(a->pem.key, b->pem.key) &&
+           same_text(a->client_ca, b->client_ca);
+}
+
+int admin_tls_peer_ok(X509_STORE *trust, struct MHD_Connection *conn, char *why, size_t whylen)
+{
+    if (trust == NULL)
         return 1;
     STACK_OF(X509) *chain = peer_chain(conn);
     if (chain == NULL) {
@@ -131,9 +142,9 @@ int admin_tls_peer_ok(const admin_tls *t, struct MHD_Connection *conn, char *why
     /* The chain up to the trust list, the validity dates, and TLS client use (a key purpose
      * the certificate names must allow it). */
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    int ok =
-        ctx != NULL && X509_STORE_CTX_init(ctx, t->trust, sk_X509_value(chain, 0), chain) == 1 &&
-        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) == 1 && X509_verify_cert(ctx) == 1;
+    int ok = ctx != NULL && X509_STORE_CTX_init(ctx, trust, sk_X509_value(chain, 0), chain) == 1 &&
+             X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) == 1 &&
+             X509_verify_cert(ctx) == 1;
     if (!ok)
         snprintf(why, whylen, "the client certificate is refused: %s",
                  ctx != NULL ? X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx))
@@ -154,10 +165,10 @@ static int peer_cn(struct MHD_Connection *conn, char *cn, size_t cnlen)
     return len > 0 ? 0 : -1;
 }
 
-int admin_tls_peer_name(const admin_tls *t, struct MHD_Connection *conn, char *name, size_t namelen,
-                        char *why, size_t whylen)
+int admin_tls_peer_name(const char *cert_role, struct MHD_Connection *conn, char *name,
+                        size_t namelen, char *why, size_t whylen)
 {
-    if (t->cert_role[0] == '\0')
+    if (cert_role[0] == '\0')
         return 0;
     char cn[ADMIN_TLS_CN_MAX + 2] = "";
     size_t len = peer_cn(conn, cn, sizeof(cn)) == 0 ? strlen(cn) : 0;

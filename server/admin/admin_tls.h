@@ -28,15 +28,18 @@ int admin_tls_load(const config *c, admin_tls *t, char *err, size_t errlen);
 /* The daemon flags and options (MHD_OPTION_ARRAY) of t; t must outlive the daemon. */
 unsigned admin_tls_flags(const admin_tls *t);
 struct MHD_OptionItem *admin_tls_options(admin_tls *t);
-/* 1 when no client certificate is asked for, or conn's verifies against admin_tls_client_ca
- * for TLS client use; else 0 with the reason in why. */
-int admin_tls_peer_ok(const admin_tls *t, struct MHD_Connection *conn, char *why, size_t whylen);
-/* With admin_client_cert_role, the name of conn's verified certificate: "cert:" and its
- * subject's common name, 1 to ADMIN_TLS_CN_MAX of A-Z a-z 0-9 . _ @ -. 1 with name set, 0 when
- * no role is granted to certificates, -1 with why when the common name is not usable. Call
- * after admin_tls_peer_ok. */
-int admin_tls_peer_name(const admin_tls *t, struct MHD_Connection *conn, char *name, size_t namelen,
-                        char *why, size_t whylen);
+/* 1 when the files of a and b are the same (a reload that changes nothing). */
+int admin_tls_same(const admin_tls *a, const admin_tls *b);
+/* 1 when no client certificate is asked for (trust NULL), or conn's verifies against trust
+ * (admin_tls_client_ca's, borrowed for the call) for TLS client use; else 0 with the reason in
+ * why. */
+int admin_tls_peer_ok(X509_STORE *trust, struct MHD_Connection *conn, char *why, size_t whylen);
+/* With cert_role (admin_client_cert_role) set, the name of conn's verified certificate: "cert:"
+ * and its subject's common name, 1 to ADMIN_TLS_CN_MAX of A-Z a-z 0-9 . _ @ -. 1 with name set,
+ * 0 when no role is granted to certificates, -1 with why when the common name is not usable.
+ * Call after admin_tls_peer_ok. */
+int admin_tls_peer_name(const char *cert_role, struct MHD_Connection *conn, char *name,
+                        size_t namelen, char *why, size_t whylen);
 void admin_tls_clear(admin_tls *t);
 
 #endif

@@ -421,8 +421,11 @@ static http_server *serve_loop(serve_args *a, server **srv, http_server *h, admi
         struct timespec wait = {w.st ? GENERATION_POLL_SECONDS : 60, 0};
         int sig = h ? sigtimedwait(signals, NULL, &wait) : SIGTERM;
         if (sig == SIGHUP || (sig < 0 && auto_rollover(*srv))) {
+            const server *before = *srv;
             notify_reloading();
             h = reload(a, srv, h);
+            if (*srv != before) /* a refused reload keeps every file as it was */
+                admin_http_reload_tls(admin);
             admin_http_set_server(admin, *srv);
             notify_ready();
             w.seen = -1; /* a refused generation is tried again */

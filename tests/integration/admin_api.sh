@@ -3,8 +3,9 @@
 # POST), a manual-approval server where a PENDING request is listed with its SANs and key,
 # approved (the client then receives its certificate) or rejected (the client gets FAILURE);
 # certificate search and paging; revocation (the CRL at /crl/ lists the serial); challenges
-# minted, listed and revoked (a revoked one is refused); audit rows of every action; 413, bad
-# JSON, 401 then 429; the token never in the log.
+# minted, listed and revoked (a revoked one is refused); audit rows of every action; 413 (also
+# past 1 MiB chunked), bad JSON, unknown paths (404 with a token, not counted; 401 without),
+# 401 then 429; the token never in the log.
 source "$(dirname "$0")/../interop/lib.sh"
 SCEP=${SCEP:-$ROOT/build/scep}
 cd "$WORK"
@@ -206,17 +207,62 @@ head -c 300000 /dev/zero | tr '\0' ' ' > bigger.json
 code=$(curl -s -o r.json -w '%{http_code}' -X POST -H "Authorization: Bearer $OP" \
   -H "Transfer-Encoding: chunked" --data-binary @bigger.json "$API/crl")
 [ "$code" = 413 ] && js_has 'd["error"]' "larger than 64 KiB" || fail "a chunked 300000-byte body: $code"
+# Past 1 MiB it was cut, not answered: read and dropped to its end, then the same 413.
+head -c 3000000 /dev/zero | tr '\0' ' ' > huge.json
+rm -f r.json
+code=$(curl -s -o r.json -D r.head -w '%{http_code}' -X POST -H "Authorization: Bearer $OP" \
+  -H "Transfer-Encoding: chunked" --data-binary @huge.json "$API/crl") || true # a cut: curl 55
+[ "$code" = 413 ] && grep -qi '^content-type: application/json' r.head \
+  && js_has 'd["error"]' "larger than 64 KiB" || fail "a chunked 3000000-byte body: $code $(cat r.json 2> /dev/null)"
+n=$(grep -c "admin: refused POST /api/v1/crl from 127.0.0.1 with 413: the body is larger than 64 KiB" "$WORK/scepd.log")
+[ "$n" = 3 ] || fail "three 413s logged $n times"
+curl -s -o /dev/null -X POST --data-binary @big.json "http://127.0.0.1:$APORT/x%0Afake%0Dline" || true
+log_has "admin: refused POST /x?fake?line from 127.0.0.1 with 413"
+grep -q "^fake" "$WORK/scepd.log" && fail "a decoded newline in the path made a log line of its own"
+# A body that does not end is cut once past 64 MiB or 5 s (logged), not read for ever.
+python3 - "$APORT" "$OP" <<'PY' || fail "an endless body was read for 20 s"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /api/v1/crl HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + sys.argv[2].encode()
+          + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+chunk = b"10000\r\n" + b" " * 65536 + b"\r\n"
+start = time.time()
+try:
+    while time.time() - start < 20:
+        s.sendall(chunk)
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+log_has "admin: cut POST /api/v1/crl from 127.0.0.1: its body was still arriving after 64 MiB or 5 s"
 expect 400 "$OP" POST /crl '{"a":'
 js_has 'd["error"]' "not valid JSON" || fail "malformed JSON: $(cat r.json)"
 expect 400 "$OP" POST /crl '[1]'
 expect 404 "$RD" GET /nothing
 expect 405 "$RD" PUT /crl
-for i in 1 2 3; do expect 401 "wrong-token-$i" GET /whoami; done
+# Unknown paths with a valid token (past max_failures of them): 404 JSON, no failure counted.
+for i in 1 2 3 4; do
+  expect 404 "$RD" GET "/typo-$i"
+  code=$(curl -s -o r.json -D r.head -w '%{http_code}' -H "Authorization: Bearer $OP" \
+    "http://127.0.0.1:$APORT/typo-$i")
+  [ "$code" = 404 ] && grep -qi '^content-type: application/json' r.head \
+    && js_has 'd["error"]' "no route /typo-$i" || fail "/typo-$i with a token: $code $(cat r.json)"
+done
+"$SCEPD" lockouts --dir "$CA" > lockouts.txt || fail "scepd lockouts"
+grep -q "^admin .*127.0.0.1" lockouts.txt && fail "unknown paths with a valid token counted: $(cat lockouts.txt)"
+expect 200 "$OP" GET /whoami
+# Without a valid token an unknown path is 401 like any other (no route shown) and counted.
+expect 401 "wrong-token-1" GET /typo-1
+grep -q "no route" r.json && fail "an unknown path shown without a token: $(cat r.json)"
+code=$(curl -s -o r.json -w '%{http_code}' "http://127.0.0.1:$APORT/typo-1")
+[ "$code" = 401 ] || fail "/typo-1 without a token: $code"
+grep -q "^admin  *2 .*127.0.0.1" <("$SCEPD" lockouts --dir "$CA") || fail "the two 401s on unknown paths are not counted"
+expect 401 "wrong-token-3" GET /whoami
 grep -qi '^www-authenticate: bearer' r.head || fail "401 without WWW-Authenticate"
 code=$(call "$OP" GET /whoami)
 [ "$code" = 429 ] && grep -qi '^retry-after:' r.head && js_has 'd["error"]' "too many failed attempts" \
   || fail "after 3 bad tokens: $code $(cat r.json)"
-ok "413 past 64 KiB (declared or chunked), malformed JSON named (400), 404, 405, 401, then 429 (JSON)"
+ok "413 past 64 KiB (declared or chunked, logged once; an endless body cut), malformed JSON named (400), 404 (a typo not counted), 405, 401, then 429 (JSON)"
 
 for t in "$OP" "$RD" "$SECRET" "$SECRET2"; do
   grep -qF "$t" "$WORK/scepd.log" && fail "a token or challenge is in the log"

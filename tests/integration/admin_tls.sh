@@ -5,7 +5,9 @@
 # without a client certificate, or with one of another CA or not for client use, is a 403
 # JSON error; the right certificate and the token work (and the audit row names the token);
 # with admin_client_cert_role, such a certificate alone (no token) is that role as "cert:CN";
-# start-up refuses missing, mismatched, world-readable, junk or lone files with a clear message.
+# start-up refuses missing, mismatched, world-readable, junk or lone files with a clear message;
+# SIGHUP serves renewed files (the served serial changes), keeps the old pair when the new one
+# does not load (logged), and checks a replaced client CA.
 source "$(dirname "$0")/../interop/lib.sh"
 cd "$WORK"
 CA=$WORK/ca
@@ -137,6 +139,44 @@ grep -q '"actor": *"token:alice"' r.json || fail "the audit row of the mint: $(c
 expect 200 /healthz
 expect 200 /readyz
 ok "client CA: the right certificate and the token work (401 without the token), audited as token:alice"
+
+# SIGHUP reads the admin TLS files again: a renewed pair is served (its serial, as curl sees it),
+# mTLS still works; a broken pair keeps the old one, logged; a new client CA is the one checked.
+served_serial() {
+  curl -s -o /dev/null -w '%{certs}' --cacert tlsca.pem "$AURL/healthz" | openssl x509 -noout -serial \
+    | cut -d= -f2
+}
+want_serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
+hup_until() { # hup_until WHAT COMMAND...: SIGHUP, then COMMAND succeeds within 5 s
+  local what=$1; shift
+  kill -HUP "$SCEPD_PID"
+  for _ in $(seq 1 50); do "$@" && return 0; sleep 0.1; done
+  fail "after SIGHUP: $what"
+}
+serves() { [ "$(served_serial)" = "$(want_serial "$1")" ]; }
+cert renewed tlsca "/CN=localhost" "subjectAltName=DNS:localhost,IP:127.0.0.1"
+serves server.pem || fail "the first admin certificate is not served: $(served_serial)"
+cp renewed.pem "$CA/server.pem"
+cp renewed.key "$CA/server.key"
+hup_until "the renewed admin certificate is not served ($(served_serial))" serves renewed.pem
+log_has "reload: admin TLS certificate $(want_serial renewed.pem) replaces $(want_serial server.pem)"
+expect 200 "${LAPTOP[@]}" "${BEARER[@]}" /api/v1/whoami
+cp other.key "$CA/server.key" # the key of another certificate
+hup_until "no 'keeping the old admin TLS' line" grep -q "keeping the old admin TLS" scepd.log
+log_has "reload: keeping the old admin TLS certificate and key: admin_tls_key server.key does not match"
+serves renewed.pem || fail "a broken pair replaced the admin certificate: $(served_serial)"
+expect 200 "${LAPTOP[@]}" "${BEARER[@]}" /api/v1/whoami
+cp renewed.key "$CA/server.key"
+cp otherca.pem "$CA/clientca.pem"
+hup_until "the new client CA is not checked" \
+  grep -q "admin TLS files read again (certificate $(want_serial renewed.pem))" scepd.log
+expect 200 --cert stranger.pem --key stranger.key "${BEARER[@]}" /api/v1/whoami
+expect 403 "${LAPTOP[@]}" "${BEARER[@]}" /api/v1/whoami
+kill -HUP "$SCEPD_PID" # nothing changed: the same daemon serves on
+sleep 0.5
+serves renewed.pem && expect 200 --cert stranger.pem --key stranger.key "${BEARER[@]}" /api/v1/whoami
+cp server.pem server.key clientca.pem "$CA/"
+ok "SIGHUP: a renewed admin certificate is served (serial), a broken pair keeps the old (logged), a new client CA is checked"
 
 # admin_client_cert_role: the certificate alone is that role, named cert:CN; a token still wins.
 TLS_CA=("admin_tls_cert = server.pem" "admin_tls_key = server.key" "admin_tls_client_ca = clientca.pem")
