@@ -103,6 +103,10 @@ SHARED_OP(challenge_consume, (store * base, const char *hash, int64_t now), (cor
 SHARED_OP(failure_get,
           (store * base, const char *scope, const char *key, int64_t now, store_failure *out),
           (core, scope, key, now, out))
+SHARED_OP(failure_get_pair,
+          (store * base, const char *const scope[2], const char *const key[2], int64_t now,
+           store_failure out[2]),
+          (core, scope, key, now, out))
 SHARED_OP(failure_add,
           (store * base, const char *scope, const char *key, int64_t now, store_failure_step step,
            void *arg, store_failure *out),
@@ -194,6 +198,7 @@ static const store_ops shared_ops = {
     .audit_add = shared_audit_add,
     .audit_list = shared_audit_list,
     .failure_get = shared_failure_get,
+    .failure_get_pair = shared_failure_get_pair,
     .failure_add = shared_failure_add,
     .failure_list = shared_failure_list,
     .failure_clear = shared_failure_clear,
