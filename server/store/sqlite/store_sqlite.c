@@ -42,6 +42,7 @@ typedef struct sqlite_store {
     sqlite_flusher *flusher; /* group commit, or NULL: every commit flushed */
     uint64_t unflushed;      /* the flusher's ticket for our last commit, 0 when none waits */
     int flush_now;           /* the commit under way ends an exchange: start flushing it */
+    int expected;            /* the next commit is one the flusher expects (store_sqlite_expect) */
     int64_t schema_from;     /* the schema version found at open, before any migration */
     cached_stmt cache[STMT_CACHE];
     char err[512];
@@ -1872,6 +1873,11 @@ static store_status sq_flush(store *base)
     return STORE_OK;
 }
 
+void store_sqlite_expect(store *base, int expected)
+{
+    impl(base)->expected = expected;
+}
+
 uint64_t store_sqlite_scan_steps(store *base)
 {
     sqlite_store *s = impl(base);
@@ -2009,7 +2015,8 @@ static store_status journal_wal(sqlite_store *s, int memory)
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
-    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now);
+    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected);
+    s->expected = 0;
     if (frames >= CHECKPOINT_FRAMES)
         (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
