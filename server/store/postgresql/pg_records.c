@@ -382,7 +382,8 @@ store_status pg_failure_get(store *base, const char *scope, const char *key, int
     return ret;
 }
 
-/* Both records in one round trip; the last column says which pair a row is. */
+/* Both records in one round trip; the last column (an int8, as pg_col_int reads) says which
+ * pair a row is. */
 store_status pg_failure_get_pair(store *base, const char *const scope[2], const char *const key[2],
                                  int64_t now, store_failure out[2])
 {
@@ -397,7 +398,7 @@ store_status pg_failure_get_pair(store *base, const char *const scope[2], const 
     PGresult *r = NULL;
     store_status ret = pg_run(pg_impl(base),
                               "SELECT " FAILURE_COLS ", CASE WHEN scope = $3 AND key = $4"
-                              " THEN 1 ELSE 0 END FROM failures"
+                              " THEN 1 ELSE 0 END::bigint FROM failures"
                               " WHERE ((scope = $1 AND key = $2) OR (scope = $3 AND key = $4))"
                               " AND expires_at > $5",
                               &p, &r);
