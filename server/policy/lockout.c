@@ -217,19 +217,15 @@ void lockout_log_refusal(const config *c, const char *scope, const char *key, lo
     log_info(stdout, c->log_format, line);
 }
 
-/* The lockout of one source of a challenge: 1 (why written), -1, or 0. */
-static int source_refused(const config *c, store *st, const char *scope, const char *key, char *why,
-                          size_t len)
+/* The lockout of one source of a challenge, from its record f (all zero: none): 1 (why
+ * written) or 0. */
+static int source_refused(const config *c, const store_failure *f, const char *scope,
+                          const char *key, char *why, size_t len)
 {
-    if (lockout_policy_of(c, scope).limit <= 0)
+    int64_t now = (int64_t)time(NULL);
+    if (f->locked_until <= now)
         return 0;
-    long left = lockout_remaining(st, scope, key, (int64_t)time(NULL));
-    if (left < 0) {
-        snprintf(why, len, "the challenge could not be checked");
-        return -1;
-    }
-    if (left == 0)
-        return 0;
+    long left = (long)(f->locked_until - now);
     snprintf(why, len, "too many failed attempts, retry after %ld s", left);
     lockout_log_refusal(c, scope, key, left);
     return 1;
@@ -238,13 +234,26 @@ static int source_refused(const config *c, store *st, const char *scope, const c
 int lockout_challenge_refused(const config *c, store *st, const char *peer, const char *subject,
                               char *why, size_t len)
 {
-    char key[LOCKOUT_KEY];
-    lockout_address_key(peer, key, sizeof(key));
-    int r = source_refused(c, st, LOCKOUT_ADDRESS, key, why, len);
-    if (r != 0)
-        return r;
-    lockout_subject_key(subject, key, sizeof(key));
-    return source_refused(c, st, LOCKOUT_SUBJECT, key, why, len);
+    const char *const scope[2] = {LOCKOUT_ADDRESS, LOCKOUT_SUBJECT};
+    char keys[2][LOCKOUT_KEY];
+    lockout_address_key(peer, keys[0], sizeof(keys[0]));
+    lockout_subject_key(subject, keys[1], sizeof(keys[1]));
+    /* A scope without a limit is not looked up; both sources in one read of the store. */
+    const char *key[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++)
+        if (lockout_policy_of(c, scope[i]).limit > 0 && keys[i][0] != '\0')
+            key[i] = keys[i];
+    if (key[0] == NULL && key[1] == NULL)
+        return 0;
+    store_failure f[2];
+    if (st->ops->failure_get_pair(st, scope, key, (int64_t)time(NULL), f) != STORE_OK) {
+        snprintf(why, len, "the challenge could not be checked");
+        return -1;
+    }
+    for (int i = 0; i < 2; i++)
+        if (key[i] != NULL && source_refused(c, &f[i], scope[i], key[i], why, len))
+            return 1;
+    return 0;
 }
 
 void lockout_challenge_failed(const config *c, store *st, const char *peer, const char *subject)

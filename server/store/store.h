@@ -314,6 +314,12 @@ typedef struct store_ops {
      * before now. One indexed read: this is on the enrollment path. */
     store_status (*failure_get)(store *s, const char *scope, const char *key, int64_t now,
                                 store_failure *out);
+    /* The records of two sources at once, one read on the enrollment path (the lockout check
+     * of an address and a subject; the two pairs differ): out[i] is that of (scope[i], key[i]), or
+     * all zero when there is none or it expired before now. A NULL or empty key[i] is not looked
+     * up. */
+    store_status (*failure_get_pair)(store *s, const char *const scope[2], const char *const key[2],
+                                     int64_t now, store_failure out[2]);
     /* Reads the record (or a fresh one), applies step, writes it back, atomically across
      * processes, and forgets a few expired records; *out is the record written. */
     store_status (*failure_add)(store *s, const char *scope, const char *key, int64_t now,

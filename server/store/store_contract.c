@@ -189,6 +189,20 @@ static store_status ck_failure_get(store *base, const char *scope, const char *k
                                       : STORE_NOT_FOUND;
 }
 
+static store_status ck_failure_get_pair(store *base, const char *const scope[2],
+                                        const char *const key[2], int64_t now, store_failure out[2])
+{
+    store *in = pass(base);
+    memset(out, 0, 2 * sizeof(*out));
+    const char *keys[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++)
+        if (failure_key_ok(scope[i], key[i]))
+            keys[i] = key[i];
+    if (keys[0] == NULL && keys[1] == NULL)
+        return STORE_OK;
+    return in->ops->failure_get_pair(in, scope, keys, now, out);
+}
+
 static store_status ck_failure_add(store *base, const char *scope, const char *key, int64_t now,
                                    store_failure_step step, void *arg, store_failure *out)
 {
@@ -419,6 +433,7 @@ static const store_ops checked_ops = {
     .audit_add = ck_audit_add,
     .audit_list = ck_audit_list,
     .failure_get = ck_failure_get,
+    .failure_get_pair = ck_failure_get_pair,
     .failure_add = ck_failure_add,
     .failure_list = ck_failure_list,
     .failure_clear = ck_failure_clear,

@@ -866,6 +866,57 @@ static void test_audit(void **state)
     store_close(s);
 }
 
+static void expire_step(void *arg, store_failure *f, int64_t now)
+{
+    f->total++;
+    f->count++;
+    f->last_at = now;
+    f->locked_until = now + *(const int64_t *)arg;
+    f->expires_at = now + 100;
+}
+
+/* Two sources in one read, each record in its own slot whatever the order of the pairs; a
+ * missing, expired or not asked for one is all zero. */
+static void test_failure_pair(void **state)
+{
+    (void)state;
+    char path[256];
+    store *s = open_case(path, sizeof(path), "failure-pair");
+    const char *hostile = "cn=x'); DELETE FROM failures; --";
+    int64_t lock = 40, longer = 70;
+    store_failure f, got[2];
+    assert_int_equal(s->ops->failure_add(s, "address", "192.0.2.7", 1000, expire_step, &lock, &f),
+                     STORE_OK);
+    assert_int_equal(s->ops->failure_add(s, "subject", hostile, 1010, expire_step, &longer, &f),
+                     STORE_OK);
+    const char *scope[2] = {"subject", "address"}, *key[2] = {hostile, "192.0.2.7"};
+    assert_int_equal(s->ops->failure_get_pair(s, scope, key, 1020, got), STORE_OK);
+    assert_string_equal(got[0].scope, "subject");
+    assert_string_equal(got[0].key, hostile);
+    assert_int_equal(got[0].locked_until, 1080);
+    assert_string_equal(got[1].scope, "address");
+    assert_int_equal(got[1].locked_until, 1040);
+    /* The address record expired (at 1100), the subject's not yet (1110). */
+    assert_int_equal(s->ops->failure_get_pair(s, scope, key, 1105, got), STORE_OK);
+    assert_int_equal(got[0].locked_until, 1080);
+    assert_string_equal(got[1].scope, "");
+    assert_int_equal(got[1].expires_at, 0);
+    /* A key not asked for is not looked up; an unknown one is not found. */
+    const char *one[2] = {NULL, "192.0.2.7"}, *unknown[2] = {"cn=nobody", ""};
+    assert_int_equal(s->ops->failure_get_pair(s, scope, one, 1020, got), STORE_OK);
+    assert_string_equal(got[0].scope, "");
+    assert_string_equal(got[1].key, "192.0.2.7");
+    assert_int_equal(s->ops->failure_get_pair(s, scope, unknown, 1020, got), STORE_OK);
+    assert_string_equal(got[0].scope, "");
+    assert_string_equal(got[1].scope, "");
+    /* The same key in the other scope is another source. */
+    const char *swapped[2] = {"192.0.2.7", hostile};
+    assert_int_equal(s->ops->failure_get_pair(s, scope, swapped, 1020, got), STORE_OK);
+    assert_string_equal(got[0].scope, "");
+    assert_string_equal(got[1].scope, "");
+    store_close(s);
+}
+
 static int last_id(void *arg, const store_audit *a)
 {
     *(int64_t *)arg = a->id;
@@ -1095,6 +1146,7 @@ int main(void)
         cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_audit),
         cmocka_unit_test(test_audit_pages),
+        cmocka_unit_test(test_failure_pair),
         cmocka_unit_test(test_request_page),
         cmocka_unit_test(test_group_handles),
         cmocka_unit_test(test_group_durable_notice),

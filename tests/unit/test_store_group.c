@@ -328,14 +328,75 @@ static void test_flusher_tickets(void **state)
     assert_int_equal(sqlite3_exec(keep, "SELECT 1 FROM certs", NULL, NULL, NULL), SQLITE_OK);
     sqlite_flusher *f = sqlite_flusher_start(path, err, sizeof(err));
     assert_non_null(f);
-    uint64_t a = sqlite_flusher_committed(f, 0);
-    uint64_t b = sqlite_flusher_committed(f, 1);
-    uint64_t c = sqlite_flusher_committed(f, 0);
+    uint64_t a = sqlite_flusher_committed(f, 0, 0);
+    uint64_t b = sqlite_flusher_committed(f, 1, 0);
+    uint64_t c = sqlite_flusher_committed(f, 0, 0);
     assert_true(a < b && b < c);
     assert_int_equal(sqlite_flusher_wait(f, c), 0);
     assert_int_equal(sqlite_flusher_wait(f, a), 0);
     assert_int_equal(sqlite_flusher_wait(f, b), 0);
-    sqlite_flusher_committed(f, 0); /* left for the stop, which flushes it */
+    sqlite_flusher_committed(f, 0, 0); /* left for the stop, which flushes it */
+    sqlite_flusher_stop(f);
+    sqlite3_close(keep);
+}
+
+static double since_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+typedef struct late_commit {
+    sqlite_flusher *f;
+    uint64_t ticket;
+} late_commit;
+
+static void *commit_late(void *arg)
+{
+    late_commit *l = arg;
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL); /* after the flush was asked for */
+    l->ticket = sqlite_flusher_committed(l->f, 0, 1);
+    return NULL;
+}
+
+/* Group commit across exchanges under way: a flush asked for while another exchange is
+ * expected waits for its commit (one flush for both), or for the bound when it never comes.
+ * The bound is widened here (5 s, then 50 ms) so that a loaded machine cannot reorder it. */
+static void test_flusher_waits_for_expected(void **state)
+{
+    (void)state;
+    char path[256], err[256] = "";
+    db_path(path, sizeof(path), "grouping");
+    store_group_close(group_ok(path));
+    sqlite3 *keep = NULL;
+    assert_int_equal(sqlite3_open(path, &keep), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(keep, "SELECT 1 FROM certs", NULL, NULL, NULL), SQLITE_OK);
+    sqlite_flusher *f = sqlite_flusher_start(path, err, sizeof(err));
+    assert_non_null(f);
+
+    sqlite_flusher_set_group_wait(f, 5000000);
+    sqlite_flusher_expect(f, 1);
+    late_commit l = {f, 0};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_t t;
+    uint64_t flushes = sqlite_flusher_flushes(f);
+    uint64_t first = sqlite_flusher_committed(f, 1, 0);
+    assert_int_equal(pthread_create(&t, NULL, commit_late, &l), 0);
+    assert_int_equal(sqlite_flusher_wait(f, first), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(sqlite_flusher_wait(f, l.ticket), 0);
+    assert_int_equal(sqlite_flusher_flushes(f) - flushes, 1);
+    assert_true(since_ms(&t0) < 4000.0); /* woken by the commit, not by the bound */
+
+    /* Expected but never committing: the flush goes after the bounded wait. */
+    sqlite_flusher_set_group_wait(f, 50000);
+    sqlite_flusher_expect(f, 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(sqlite_flusher_wait(f, sqlite_flusher_committed(f, 1, 0)), 0);
+    assert_true(since_ms(&t0) >= 50.0);
+    sqlite_flusher_expect(f, -1);
     sqlite_flusher_stop(f);
     sqlite3_close(keep);
 }
@@ -471,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_bad_uri),
         cmocka_unit_test(test_flusher_needs_wal),
         cmocka_unit_test(test_flusher_tickets),
+        cmocka_unit_test(test_flusher_waits_for_expected),
         cmocka_unit_test(test_durable_notices),
         cmocka_unit_test(test_durable_notice_of_lost_store),
     };

@@ -648,6 +648,39 @@ static void test_cert_issue_request_conflict(void **state)
     assert_int_equal(raw_int(path, "SELECT count(*) FROM certs"), 0);
 }
 
+/* The enrollment's statements find their rows by an index: a join of the issue's audit row
+ * on requests.cert_serial (no index) read every stored request at each issue. */
+static void test_enrollment_without_scans(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    store *s = store_sqlite_open(":memory:", err, sizeof(err), NULL, 1);
+    assert_non_null(s);
+    const char *scope[2] = {"address", "subject"}, *key[2] = {"192.0.2.1", "cn=dev"};
+    for (int i = 0; i < 40; i++) {
+        char tid[32], serial[8];
+        snprintf(tid, sizeof(tid), "tid-scan-%d", i);
+        snprintf(serial, sizeof(serial), "5C%02X", i);
+        store_request r, out;
+        store_cert c;
+        store_failure f[2];
+        make_request(&r, tid, "CN=dev");
+        make_cert(&c, serial, "CN=dev", 900000, CERT_VALID);
+        assert_int_equal(s->ops->failure_get_pair(s, scope, key, 1000, f), STORE_OK);
+        assert_int_equal(s->ops->request_get(s, tid, &out), STORE_NOT_FOUND);
+        assert_int_equal(s->ops->request_issue(s, &r, &c, &out), STORE_OK);
+        store_request_clear(&out);
+        int64_t id = put_new(s, tid + 4); /* and the manual path: approved, then issued */
+        assert_int_equal(s->ops->request_transition(s, id, REQUEST_PENDING, REQUEST_APPROVED, NULL),
+                         STORE_OK);
+        snprintf(serial, sizeof(serial), "6C%02X", i);
+        make_cert(&c, serial, "CN=dev", 900000, CERT_VALID);
+        assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_OK);
+    }
+    assert_int_equal(store_sqlite_scan_steps(s), 0);
+    store_close(s);
+}
+
 static void test_event_add(void **state)
 {
     (void)state;
@@ -1199,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_text_bounds),
         cmocka_unit_test(test_request_issue),
         cmocka_unit_test(test_cert_issue_request_conflict),
+        cmocka_unit_test(test_enrollment_without_scans),
         cmocka_unit_test(test_event_add),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_race_threads),

@@ -58,6 +58,7 @@ const store_ops pg_ops = {
     .audit_add = pg_audit_add,
     .audit_list = pg_audit_list,
     .failure_get = pg_failure_get,
+    .failure_get_pair = pg_failure_get_pair,
     .failure_add = pg_failure_add,
     .failure_list = pg_failure_list,
     .failure_clear = pg_failure_clear,

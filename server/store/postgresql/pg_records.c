@@ -382,6 +382,32 @@ store_status pg_failure_get(store *base, const char *scope, const char *key, int
     return ret;
 }
 
+/* Both records in one round trip; the last column (an int8, as pg_col_int reads) says which
+ * pair a row is. */
+store_status pg_failure_get_pair(store *base, const char *const scope[2], const char *const key[2],
+                                 int64_t now, store_failure out[2])
+{
+    memset(out, 0, 2 * sizeof(*out));
+    pg_params p = {0};
+    for (int i = 0; i < 2; i++) {
+        int wanted = key[i] != NULL && key[i][0] != '\0';
+        pg_text(&p, wanted ? scope[i] : NULL, sizeof(out->scope));
+        pg_text(&p, wanted ? key[i] : NULL, sizeof(out->key));
+    }
+    pg_int(&p, now);
+    PGresult *r = NULL;
+    store_status ret = pg_run(pg_impl(base),
+                              "SELECT " FAILURE_COLS ", CASE WHEN scope = $3 AND key = $4"
+                              " THEN 1 ELSE 0 END::bigint FROM failures"
+                              " WHERE ((scope = $1 AND key = $2) OR (scope = $3 AND key = $4))"
+                              " AND expires_at > $5",
+                              &p, &r);
+    for (int i = 0; ret == STORE_OK && i < PQntuples(r) && i < 2; i++)
+        row_failure(r, i, &out[pg_col_int(r, i, 10) != 0]);
+    PQclear(r);
+    return ret;
+}
+
 static store_status failure_write(pg_store *s, const store_failure *f)
 {
     pg_params p = {0};

@@ -152,6 +152,8 @@ store_status pg_audit_add(store *base, const store_audit *a);
 store_status pg_audit_list(store *base, const audit_filter *f, store_audit_fn fn, void *arg);
 store_status pg_failure_get(store *base, const char *scope, const char *key, int64_t now,
                             store_failure *out);
+store_status pg_failure_get_pair(store *base, const char *const scope[2], const char *const key[2],
+                                 int64_t now, store_failure out[2]);
 store_status pg_failure_add(store *base, const char *scope, const char *key, int64_t now,
                             store_failure_step step, void *arg, store_failure *out);
 store_status pg_failure_list(store *base, int64_t now, store_failure_fn fn, void *arg);

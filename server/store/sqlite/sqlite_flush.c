@@ -46,7 +46,11 @@ struct sqlite_flusher {
     int failed;
     char why[400]; /* set once, with failed */
     int stop;
-    waiter *waiters;        /* told, outside the lock, once flushed covers their ticket */
+    int expected;       /* exchanges under way that have not committed (sqlite_flusher_expect) */
+    int grouping;       /* the thread waits for them before a flush */
+    uint64_t flushes;   /* fdatasyncs so far */
+    long group_wait_us; /* SQLITE_FLUSH_GROUP_WAIT_US unless a test says otherwise */
+    waiter *waiters;    /* told, outside the lock, once flushed covers their ticket */
     file_id files[N_FILES]; /* fixed after the start */
 };
 
@@ -104,6 +108,24 @@ static waiter *take_ready_state(sqlite_flusher *f, int *failed, char *why, size_
     return take_ready(f);
 }
 
+/* Before a flush, with the lock held: waits (up to SQLITE_FLUSH_GROUP_WAIT_US) while other
+ * exchanges under way may still commit, so that this flush covers them. */
+static void group_wait(sqlite_flusher *f)
+{
+    if (f->expected <= 0 || f->stop)
+        return;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    long ns = until.tv_nsec + f->group_wait_us % 1000000L * 1000L;
+    until.tv_sec += f->group_wait_us / 1000000L + ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    f->grouping = 1;
+    while (f->expected > 0 && !f->stop && !f->failed)
+        if (pthread_cond_timedwait(&f->work, &f->lock, &until) == ETIMEDOUT)
+            break;
+    f->grouping = 0;
+}
+
 /* Condition variables are signalled after the lock is released: a thread woken while the
  * signaller still holds it would only wake to block on the lock, a second wake-up for each. */
 static void *flush_loop(void *arg)
@@ -115,6 +137,7 @@ static void *flush_loop(void *arg)
             pthread_cond_wait(&f->work, &f->lock);
         if (f->failed || (f->stop && f->flushed >= f->requested))
             break;
+        group_wait(f);
         /* Every commit that took a ticket up to here has finished writing: this flush covers
          * them all, and commits arriving meanwhile wait for the next round. */
         uint64_t target = f->committed;
@@ -127,6 +150,7 @@ static void *flush_loop(void *arg)
         if (rc != SQLITE_OK)
             snprintf(why, sizeof(why), "writing the log to disk failed: %s", strerror(errno));
         pthread_mutex_lock(&f->lock);
+        f->flushes++;
         if (rc == SQLITE_OK)
             f->flushed = target;
         else
@@ -222,8 +246,13 @@ sqlite_flusher *sqlite_flusher_start(const char *path, char *err, size_t errlen)
         free(f);
         return NULL;
     }
+    f->group_wait_us = SQLITE_FLUSH_GROUP_WAIT_US;
     pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->work, NULL);
+    pthread_condattr_t monotonic; /* group_wait's deadline is on CLOCK_MONOTONIC */
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->work, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&f->done, NULL);
     if (pthread_create(&f->thread, NULL, flush_loop, f) != 0) {
         snprintf(err, errlen, "cannot start the flushing thread");
@@ -264,15 +293,29 @@ static int request(sqlite_flusher *f, uint64_t ticket)
     return 1;
 }
 
-uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now)
+uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now, int expected)
 {
     pthread_mutex_lock(&f->lock);
     uint64_t ticket = ++f->committed;
-    int wake = now && request(f, ticket);
+    if (expected && f->expected > 0)
+        f->expected--;
+    int wake = (now && request(f, ticket)) || (f->grouping && f->expected == 0);
     pthread_mutex_unlock(&f->lock);
     if (wake)
         pthread_cond_signal(&f->work);
     return ticket;
+}
+
+void sqlite_flusher_expect(sqlite_flusher *f, int delta)
+{
+    pthread_mutex_lock(&f->lock);
+    f->expected += delta;
+    if (f->expected < 0)
+        f->expected = 0;
+    int wake = f->grouping && f->expected == 0;
+    pthread_mutex_unlock(&f->lock);
+    if (wake)
+        pthread_cond_signal(&f->work);
 }
 
 /* Whether each file is still the one opened: a removed or replaced database keeps taking
@@ -346,6 +389,21 @@ void sqlite_flusher_notify(sqlite_flusher *f, uint64_t ticket, store_durable_fn 
     if (wake)
         pthread_cond_signal(&f->work);
     tell(ready, failed, told);
+}
+
+void sqlite_flusher_set_group_wait(sqlite_flusher *f, long us)
+{
+    pthread_mutex_lock(&f->lock);
+    f->group_wait_us = us;
+    pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t sqlite_flusher_flushes(sqlite_flusher *f)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t n = f->flushes;
+    pthread_mutex_unlock(&f->lock);
+    return n;
 }
 
 int sqlite_flusher_error(sqlite_flusher *f, char *why, size_t whylen)

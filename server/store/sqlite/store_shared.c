@@ -17,6 +17,8 @@ typedef struct shared_handle {
     pthread_mutex_t *lock;   /* the group's; recursive, so a list callback may use the store */
     sqlite_flusher *flusher; /* NULL: every commit is flushed already (an in-memory store) */
     uint64_t ticket;         /* the flusher's ticket for this handle's last commit; 0: none */
+    int in_exchange;         /* an operation since the last flush or when_durable */
+    int expected;            /* and no commit yet: the flusher counts it (sqlite_flusher_expect) */
     char err[512];
 } shared_handle;
 
@@ -25,11 +27,26 @@ static shared_handle *impl(store *s)
     return (shared_handle *)s;
 }
 
+/* The first operation of an exchange tells the flusher that a commit may follow (the
+ * exchange ends at flush or when_durable): a flush started meanwhile waits a moment for it. */
 static store *enter(store *base)
 {
     shared_handle *h = impl(base);
+    if (h->flusher != NULL && !h->in_exchange) {
+        h->in_exchange = h->expected = 1;
+        sqlite_flusher_expect(h->flusher, 1);
+    }
     pthread_mutex_lock(h->lock);
+    store_sqlite_expect(h->core, h->expected);
     return h->core;
+}
+
+/* The exchange is over: one that never committed is no longer expected. */
+static void exchange_end(shared_handle *h)
+{
+    if (h->expected)
+        sqlite_flusher_expect(h->flusher, -1);
+    h->in_exchange = h->expected = 0;
 }
 
 /* After an operation, still under the lock: the ticket of any commit it made is this
@@ -40,6 +57,9 @@ static store_status leave(store *base, store_status ret)
     uint64_t t = store_sqlite_take_ticket(h->core);
     if (t > h->ticket)
         h->ticket = t;
+    if (t != 0)
+        h->expected = 0; /* that commit counted as arrived */
+    store_sqlite_expect(h->core, 0);
     if (ret != STORE_OK)
         snprintf(h->err, sizeof(h->err), "%s", h->core->ops->last_error(h->core));
     pthread_mutex_unlock(h->lock);
@@ -103,6 +123,10 @@ SHARED_OP(challenge_consume, (store * base, const char *hash, int64_t now), (cor
 SHARED_OP(failure_get,
           (store * base, const char *scope, const char *key, int64_t now, store_failure *out),
           (core, scope, key, now, out))
+SHARED_OP(failure_get_pair,
+          (store * base, const char *const scope[2], const char *const key[2], int64_t now,
+           store_failure out[2]),
+          (core, scope, key, now, out))
 SHARED_OP(failure_add,
           (store * base, const char *scope, const char *key, int64_t now, store_failure_step step,
            void *arg, store_failure *out),
@@ -136,6 +160,7 @@ static store_status shared_flush(store *base)
     shared_handle *h = impl(base);
     if (h->flusher == NULL)
         return STORE_OK;
+    exchange_end(h);
     int rc = sqlite_flusher_wait(h->flusher, h->ticket);
     h->ticket = 0;
     if (rc == 0)
@@ -150,10 +175,12 @@ static void shared_when_durable(store *base, store_durable_fn done, void *arg)
     shared_handle *h = impl(base);
     uint64_t ticket = h->ticket;
     h->ticket = 0;
-    if (h->flusher == NULL)
+    if (h->flusher == NULL) {
         done(arg, STORE_OK, "");
-    else
-        sqlite_flusher_notify(h->flusher, ticket, done, arg);
+        return;
+    }
+    exchange_end(h);
+    sqlite_flusher_notify(h->flusher, ticket, done, arg);
 }
 
 static const char *shared_last_error(store *base)
@@ -163,6 +190,8 @@ static const char *shared_last_error(store *base)
 
 static void shared_destroy(store *base)
 {
+    if (impl(base)->flusher != NULL)
+        exchange_end(impl(base));
     free(impl(base));
 }
 
@@ -194,6 +223,7 @@ static const store_ops shared_ops = {
     .audit_add = shared_audit_add,
     .audit_list = shared_audit_list,
     .failure_get = shared_failure_get,
+    .failure_get_pair = shared_failure_get_pair,
     .failure_add = shared_failure_add,
     .failure_list = shared_failure_list,
     .failure_clear = shared_failure_clear,

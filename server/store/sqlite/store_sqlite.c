@@ -42,6 +42,7 @@ typedef struct sqlite_store {
     sqlite_flusher *flusher; /* group commit, or NULL: every commit flushed */
     uint64_t unflushed;      /* the flusher's ticket for our last commit, 0 when none waits */
     int flush_now;           /* the commit under way ends an exchange: start flushing it */
+    int expected;            /* the next commit is one the flusher expects (store_sqlite_expect) */
     int64_t schema_from;     /* the schema version found at open, before any migration */
     cached_stmt cache[STMT_CACHE];
     char err[512];
@@ -860,8 +861,10 @@ static store_status mark_issued(sqlite_store *s, int64_t id, request_state from,
 }
 
 /* The audit row of an issued certificate, in the issuing transaction (no commit of its own
- * on the enrollment path): its subject, serial, transactionID and requester, by actor. */
-static store_status audit_issued(sqlite_store *s, const char *serial, const char *actor)
+ * on the enrollment path): its subject, serial, transactionID and requester, by actor. Found
+ * by the request's id: requests has no index by cert_serial, and a join on it read every
+ * stored request at each issue. */
+static store_status audit_issued(sqlite_store *s, int64_t request_id, const char *actor)
 {
     sqlite3_stmt *st;
     store_status ret = prepare(
@@ -870,14 +873,14 @@ static store_status audit_issued(sqlite_store *s, const char *serial, const char
         " SELECT ?1, ?2, CASE r.message_type WHEN 17 THEN 'renew' ELSE 'issue' END, c.subject,"
         " c.serial, CASE WHEN instr(r.transaction_id, '~') > 0 THEN substr(r.transaction_id, 1,"
         " instr(r.transaction_id, '~') - 1) ELSE r.transaction_id END, r.client_addr"
-        " FROM certs c JOIN requests r ON r.cert_serial = c.serial WHERE c.serial = ?3",
+        " FROM requests r JOIN certs c ON c.serial = r.cert_serial WHERE r.id = ?3",
         &st);
     if (ret != STORE_OK)
         return ret;
     binder b = {st, 0, SQLITE_OK};
     bind_int(&b, now_s());
     bind_text(&b, actor, STORE_ACTOR);
-    bind_text(&b, serial, STORE_HEX_SERIAL);
+    bind_int(&b, request_id);
     ret = bind_done(s, &b);
     if (ret != STORE_OK) {
         release(s, st);
@@ -902,7 +905,7 @@ static store_status sq_cert_issue(store *base, const store_cert *cert, int64_t r
     if (ret == STORE_OK && request_id != 0)
         ret = mark_issued(s, request_id, from, cert->serial);
     if (ret == STORE_OK && request_id != 0)
-        ret = audit_issued(s, cert->serial, "scepd");
+        ret = audit_issued(s, request_id, "scepd");
     /* The reply carrying this certificate waits for the flush: start it while it is built. */
     s->flush_now = 1;
     if (ret == STORE_OK)
@@ -929,7 +932,7 @@ static store_status sq_request_issue(store *base, const store_request *req, cons
     if (ret == STORE_OK && id == 0)
         ret = STORE_CONFLICT;
     if (ret == STORE_OK)
-        ret = audit_issued(s, cert->serial, "policy");
+        ret = audit_issued(s, id, "policy");
     /* The reply carrying this certificate waits for the flush: start it while it is built. */
     s->flush_now = 1;
     if (ret == STORE_OK)
@@ -1293,6 +1296,38 @@ static store_status sq_failure_get(store *base, const char *scope, const char *k
     sqlite_store *s = impl(base);
     memset(out, 0, sizeof(*out));
     return failure_read(s, scope, key, now, out);
+}
+
+/* Both records in one statement (one read transaction): the unique index serves each side of
+ * the OR; the last column says which pair a row is. */
+static store_status sq_failure_get_pair(store *base, const char *const scope[2],
+                                        const char *const key[2], int64_t now, store_failure out[2])
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, 2 * sizeof(*out));
+    sqlite3_stmt *st;
+    store_status ret = prepare(s,
+                               "SELECT " FAILURE_COLS ", scope = ?3 AND key = ?4 FROM failures"
+                               " WHERE ((scope = ?1 AND key = ?2) OR (scope = ?3 AND key = ?4))"
+                               " AND expires_at > ?5",
+                               &st);
+    if (ret != STORE_OK)
+        return ret;
+    binder b = {st, 0, SQLITE_OK};
+    for (int i = 0; i < 2; i++) {
+        int wanted = key[i] != NULL && key[i][0] != '\0';
+        bind_text(&b, wanted ? scope[i] : NULL, sizeof(out->scope));
+        bind_text(&b, wanted ? key[i] : NULL, sizeof(out->key));
+    }
+    bind_int(&b, now);
+    ret = bind_done(s, &b);
+    int rc = SQLITE_ERROR;
+    while (ret == STORE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        row_failure(st, &out[sqlite3_column_int(st, 10) != 0]);
+    if (ret == STORE_OK && rc != SQLITE_DONE)
+        ret = db_fail(s, rc);
+    release(s, st);
+    return ret;
 }
 
 /* Runs a statement whose parameters b bound (no rows); releases it on a binding error. */
@@ -1838,6 +1873,22 @@ static store_status sq_flush(store *base)
     return STORE_OK;
 }
 
+void store_sqlite_expect(store *base, int expected)
+{
+    impl(base)->expected = expected;
+}
+
+uint64_t store_sqlite_scan_steps(store *base)
+{
+    sqlite_store *s = impl(base);
+    uint64_t steps = 0;
+    for (int i = 0; i < STMT_CACHE; i++)
+        if (s->cache[i].st != NULL)
+            steps +=
+                (uint64_t)sqlite3_stmt_status(s->cache[i].st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    return steps;
+}
+
 uint64_t store_sqlite_take_ticket(store *base)
 {
     sqlite_store *s = impl(base);
@@ -1890,6 +1941,7 @@ static const store_ops sqlite_ops = {
     .audit_add = sq_audit_add,
     .audit_list = sq_audit_list,
     .failure_get = sq_failure_get,
+    .failure_get_pair = sq_failure_get_pair,
     .failure_add = sq_failure_add,
     .failure_list = sq_failure_list,
     .failure_clear = sq_failure_clear,
@@ -1963,7 +2015,8 @@ static store_status journal_wal(sqlite_store *s, int memory)
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
-    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now);
+    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected);
+    s->expected = 0;
     if (frames >= CHECKPOINT_FRAMES)
         (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;

@@ -21,6 +21,15 @@
 store *store_sqlite_open(const char *path, char *err, size_t errlen, sqlite_flusher *flusher,
                          int create);
 
+/* Rows SQLite stepped through in full scans so far, over s's cached statements: what an
+ * operation on the enrollment path must leave at 0 (a test's check that each finds its rows
+ * by an index). */
+uint64_t store_sqlite_scan_steps(store *s);
+
+/* Whether the next commit on s is the first of an exchange the flusher expects
+ * (sqlite_flusher_expect): it then counts as arrived. Cleared by that commit. */
+void store_sqlite_expect(store *s, int expected);
+
 /* The flusher's ticket for the last commit on s not yet handed out, and forgets it (0: none).
  * For the handles of store_shared.c, which each wait for their own commits. */
 uint64_t store_sqlite_take_ticket(store *s);
