@@ -202,17 +202,22 @@ static int add_fixed_ext(X509 *cert, int nid, int critical)
     return ok;
 }
 
-/* authorityKeyIdentifier keyid:always from the CA's subjectKeyIdentifier, which OpenSSL keeps
- * decoded on the certificate; a CA without one goes through the conf text, which then fails
- * as before ("always"). */
+/* authorityKeyIdentifier keyid:always from the CA's subjectKeyIdentifier, decoded here: the
+ * copy OpenSSL caches on the certificate is filled lazily, which OpenSSL 3.0 does without a
+ * lock that other workers' reads see (ThreadSanitizer). A CA without one goes through the conf
+ * text, which then fails as before ("always"). */
 static int add_aki(X509 *cert, const X509 *ca_cert)
 {
-    const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id((X509 *)(uintptr_t)ca_cert);
+    ASN1_OCTET_STRING *ski = X509_get_ext_d2i(ca_cert, NID_subject_key_identifier, NULL, NULL);
     if (ski == NULL)
         return add_conf_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always");
     AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
-    int ok = akid != NULL && (akid->keyid = ASN1_OCTET_STRING_dup(ski)) != NULL &&
-             X509_add1_ext_i2d(cert, NID_authority_key_identifier, akid, 0, X509V3_ADD_APPEND) == 1;
+    if (akid == NULL) {
+        ASN1_OCTET_STRING_free(ski);
+        return 0;
+    }
+    akid->keyid = ski;
+    int ok = X509_add1_ext_i2d(cert, NID_authority_key_identifier, akid, 0, X509V3_ADD_APPEND) == 1;
     AUTHORITY_KEYID_free(akid);
     return ok;
 }
