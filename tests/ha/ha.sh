@@ -176,7 +176,7 @@ EOF
 ip netns exec "$(ns px)" haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
 PID[px]=$!
 URL=http://${ADDR[px]}:8080/scep
-for _ in $(seq 1 50); do curl -fs -m 2 "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.2; done
+wait_until answers "$URL?operation=GetCACaps" || true
 curl -fs -m 2 "$URL?operation=GetCACaps" > /dev/null || fail "HAProxy: $(tail -n 5 "$WORK/haproxy.log")"
 ok "HAProxy on ${ADDR[px]} checks /readyz on every node's admin port"
 

@@ -35,7 +35,7 @@ start_proxy() {
   python3 "$FAKE" --upstream "$URL" --mode "$mode" --port-file "$WORK/proxy.port" "$@" \
     >> "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     [ -s "$WORK/proxy.port" ] && break
     kill -0 "$PROXY_PID" 2>/dev/null || fail "the python proxy died: $(tail -n 3 "$WORK/proxy.log")"
     sleep 0.05
@@ -267,7 +267,7 @@ manual() {
     --challenge "$CHALLENGE" --poll-interval 1 --max-poll-time 30 -v > man.out 2> man.err &
   POLLER=$!
   local found=0
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 150); do
     "$SCEPD" pending --dir "$CA" | grep -q "CN=ra-manual" && { found=1; break; }
     sleep 0.2
   done

@@ -74,7 +74,7 @@ conf "tls_cert = tls.pem" "tls_key = tls.key" "max_connections_per_address = 8" 
   "request_deadline = 3"
 "$SCEPD" serve --dir "$CA" "${SERVE_ROOT[@]}" >> scepd.log 2>&1 &
 SCEPD_PID=$!
-for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from $URL?operation=GetCACaps" answers "$URL?operation=GetCACaps"
 log_has "serving HTTPS on port $TPORT"
 
 curl -fsS --cacert tlsca.pem "$TURL?operation=GetCACaps" > caps.txt || fail "GetCACaps over https"
@@ -128,13 +128,13 @@ want_serial() { openssl x509 -in "$1" -noout -serial | cut -d= -f2; }
 cp second.pem "$CA/tls.pem"
 cp second.key "$CA/tls.key"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do [ "$(served_serial)" = "$(want_serial second.leaf)" ] && break; sleep 0.1; done
+wait_until eval '[ "$(served_serial)" = "$(want_serial second.leaf)" ]' || true
 [ "$(served_serial)" = "$(want_serial second.leaf)" ] || fail "SIGHUP: the renewed certificate is not served"
 log_has "reload: TLS certificate $(want_serial second.leaf) replaces $(want_serial first.leaf)"
 curl -fs --cacert tlsca.pem "$TURL?operation=GetCACaps" > /dev/null || fail "https after the reload"
 cp first.key "$CA/tls.key" # the key of another certificate
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do grep -q "keeping the old TLS certificate" scepd.log && break; sleep 0.1; done
+wait_until eval 'grep -q "keeping the old TLS certificate" scepd.log' || true
 log_has "reload: keeping the old TLS certificate and key: tls_key tls.key does not match"
 [ "$(served_serial)" = "$(want_serial second.leaf)" ] || fail "a bad reload replaced the certificate"
 curl -fs --cacert tlsca.pem "$TURL?operation=GetCACaps" > /dev/null || fail "https after a bad reload"

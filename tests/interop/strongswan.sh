@@ -75,7 +75,7 @@ ok "renewal before the window opens gives FAILURE badRequest saying when it open
 start_scepd "$CA" --challenge s3cret --approve manual
 enroll ss-manual aes sha256 s3cret --interval 1 --maxpolltime 50 &
 POLLER=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   "$SCEPD" pending --dir "$CA" | grep -q "CN=ss-manual" && break
   sleep 0.2
 done
@@ -91,7 +91,7 @@ ok "manual approval: PENDING, CertPoll while pending, approve, SUCCESS"
 # Manual rejection: pki receives FAILURE while polling.
 enroll ss-reject aes sha256 s3cret --interval 1 --maxpolltime 30 &
 POLLER=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   ID=$("$SCEPD" pending --dir "$CA" | awk '/CN=ss-reject/ {print $1}')
   [ -n "$ID" ] && break
   sleep 0.2

@@ -4,6 +4,7 @@ the memory bound, and the ok/FAIL lines of the other suites.
 Attackers connect from 127.0.0.2 (every 127/8 address is loopback on Linux); probes and
 enrollments come from 127.0.0.1, so a per-address limit on the attacker leaves them alone."""
 import os
+import random
 import resource
 import shutil
 import signal
@@ -44,12 +45,29 @@ def raise_fd_limit():
     return hard
 
 
+_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free loopback port below the kernel's ephemeral range, never the same twice in one
+    test: the thousands of attacking connections take their local ports from that range, and
+    one of them could take a port picked there before the server binds it."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    for _ in range(2000):
+        port = random.randint(max(1024, low // 2), low - 1)
+        if port in _given:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _given.add(port)
+        return port
+    fail("no free port below the ephemeral range")
 
 
 class Server:
@@ -75,7 +93,8 @@ class Server:
         for s in self.settings:
             args += ["--set", s]
         self.proc = subprocess.Popen(args, stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
-        for _ in range(100):
+        deadline = time.monotonic() + 30  # generous: a loaded machine starts it slowly
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 if get_caps(self.port, timeout=1)[0] == 200:
                     return self
