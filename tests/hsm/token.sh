@@ -112,8 +112,7 @@ ok "RA mode, EC P-256 CA: RSA RA decrypts and signs CertReps, the EC CA signs ce
 # ra-renew makes the next RA key in the token too.
 "$SCEPD" ra-renew --dir "$EC" > /dev/null || fail "scepd ra-renew"
 no_private_keys "$EC"
-kill -HUP "$SCEPD_PID"
-sleep 0.5
+reload_scepd
 "$SCEP" getca -u "$URL" -o eccadir2 > /dev/null || fail "getca after ra-renew"
 CADIR=eccadir2
 enroll e3 || fail "enrollment after ra-renew: $(tail -n 2 e3.out)"
