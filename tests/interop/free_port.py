@@ -19,25 +19,32 @@ def free(port):
         s.close()
 
 
-def main():
-    used_file = sys.argv[1]
-    try:
-        with open(used_file) as f:
-            used = set(f.read().split())
-    except FileNotFoundError:
-        used = set()
+def pick(used):
+    """A free port below the ephemeral range that is not in used (a set of ints), or None."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         low = int(f.read().split()[0])
     if low - 1 - 1024 < 1000:
         sys.exit(f"free_port.py: the ephemeral range starts at {low}: too few ports below it")
     for _ in range(2000):
         port = random.randint(max(1024, low // 2), low - 1)
-        if str(port) not in used and free(port):
-            with open(used_file, "a") as f:
-                f.write(f"{port}\n")
-            print(port)
-            return
-    sys.exit("free_port.py: no free port found")
+        if port not in used and free(port):
+            return port
+    return None
+
+
+def main():
+    used_file = sys.argv[1]
+    try:
+        with open(used_file) as f:
+            used = {int(p) for p in f.read().split()}
+    except FileNotFoundError:
+        used = set()
+    port = pick(used)
+    if port is None:
+        sys.exit("free_port.py: no free port found")
+    with open(used_file, "a") as f:
+        f.write(f"{port}\n")
+    print(port)
 
 
 if __name__ == "__main__":

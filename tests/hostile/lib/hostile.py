@@ -5,7 +5,6 @@ Attackers connect from 127.0.0.2 (every 127/8 address is loopback on Linux); pro
 enrollments come from 127.0.0.1, so a per-address limit on the attacker leaves them alone."""
 import multiprocessing
 import os
-import random
 import resource
 import shutil
 import signal
@@ -21,6 +20,9 @@ SCEP = os.environ.get("SCEP", os.path.join(ROOT, "build", "scep"))
 ATTACKER = "127.0.0.2"
 HWM_LIMIT_KIB = 64 * 1024   # VmHWM bound of the issue: 64 MiB
 PROBE_P99_MS = 50.0          # a normal GetCACaps during an attack
+sys.path.insert(0, os.path.join(ROOT, "tests", "interop"))
+import free_port as free_port_py  # noqa: E402
+
 NAME = os.path.splitext(os.path.basename(sys.argv[0]))[0]
 _passed = 0
 
@@ -51,24 +53,13 @@ _given = set()
 
 def free_port():
     """A free loopback port below the kernel's ephemeral range, never the same twice in one
-    test: the thousands of attacking connections take their local ports from that range, and
-    one of them could take a port picked there before the server binds it."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        low = int(f.read().split()[0])
-    for _ in range(2000):
-        port = random.randint(max(1024, low // 2), low - 1)
-        if port in _given:
-            continue
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        _given.add(port)
-        return port
-    fail("no free port below the ephemeral range")
+    test (tests/interop/free_port.py): the thousands of attacking connections take their local
+    ports from that range, and one could take a port picked there before the server binds it."""
+    port = free_port_py.pick(_given)
+    if port is None:
+        fail("no free port below the ephemeral range")
+    _given.add(port)
+    return port
 
 
 class Server:
