@@ -29,7 +29,12 @@ done
 
 # Names and addresses unique to this run.
 S=$$
-NET=10.213.$((S % 250))
+# A /24 no interface has (a run killed before its teardown leaves its bridge behind, and
+# another PID can give the same subnet).
+for i in $(seq 0 249); do
+  NET=10.213.$(((S + i) % 250))
+  ip -4 -o addr show | grep -q " inet $NET\." || break
+done
 BR=hab$S
 declare -A ADDR=([db1]=$NET.11 [db2]=$NET.12 [n1]=$NET.21 [n2]=$NET.22 [n3]=$NET.23 [px]=$NET.30)
 NSES=(db1 db2 n1 n2 n3 px)
@@ -69,6 +74,12 @@ say() { echo "     $(date +%T.%N | cut -c1-12) $*"; }
 now_ms() { date +%s%3N; }
 
 # --- The network: a bridge in the root namespace (the load generator's), one veth per host.
+# Names with this PID that exist are a dead run's (a live one has another PID): removed first.
+ip link del "$BR" 2> /dev/null || true
+for n in "${NSES[@]}"; do
+  ip link del "$(veth "$n")" 2> /dev/null || true
+  ip netns del "$(ns "$n")" 2> /dev/null || true
+done
 ip link add "$BR" type bridge && ip addr add "$NET.1/24" dev "$BR" && ip link set "$BR" up \
   || fail "cannot make bridge $BR"
 for n in "${NSES[@]}"; do
@@ -176,7 +187,7 @@ EOF
 ip netns exec "$(ns px)" haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
 PID[px]=$!
 URL=http://${ADDR[px]}:8080/scep
-for _ in $(seq 1 50); do curl -fs -m 2 "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.2; done
+wait_until answers "$URL?operation=GetCACaps" || true
 curl -fs -m 2 "$URL?operation=GetCACaps" > /dev/null || fail "HAProxy: $(tail -n 5 "$WORK/haproxy.log")"
 ok "HAProxy on ${ADDR[px]} checks /readyz on every node's admin port"
 

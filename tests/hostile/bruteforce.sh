@@ -53,7 +53,7 @@ EOF
 python3 bind_proxy.py proxy.port > proxy.log 2>&1 &
 PROXY_PID=$!
 trap 'stop_pid "$PROXY_PID"; stop_pid "${PID_B:-}"; cleanup' EXIT
-for _ in $(seq 1 100); do [ -s proxy.port ] && break; sleep 0.05; done
+wait_until eval '[ -s proxy.port ]' || true
 [ -s proxy.port ] || fail "the forwarding proxy did not start: $(cat proxy.log)"
 VIA_2=(--proxy "http://127.0.0.1:$(cat proxy.port)")
 
@@ -101,7 +101,7 @@ URL_B="http://127.0.0.1:$PORT_B/scep"
 "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT_B" --challenge s3cret "${SERVE_ROOT[@]}" \
   --set max_subject_failures=3 >> "$WORK/scepd-b.log" 2>&1 &
 PID_B=$!
-for _ in $(seq 1 50); do curl -fs "$URL_B?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from $URL_B?operation=GetCACaps" answers "$URL_B?operation=GetCACaps"
 rc=0
 enroll "$URL_B" right-2 s3cret || rc=$?
 [ "$rc" = 4 ] && grep -q "too many failed attempts" right-2.out \
@@ -165,7 +165,7 @@ stop_pid "$PID_B"
 PID_B=""
 start_scepd "$CA" --challenge s3cret --set "admin_listen=$ADMIN" --set "admin_token_file=$CA/admin.token" \
   --set max_failures=2 --set lockout=2 --set max_lockout=16
-for _ in $(seq 1 50); do curl -fs "http://$ADMIN/readyz" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from http://$ADMIN/readyz" answers "http://$ADMIN/readyz"
 "$SCEPD" lockouts --dir "$CA" --clear-all > /dev/null || fail "lockouts --clear-all"
 bad_token() {
   code=$(admin -X POST -H "Authorization: Bearer nope" "http://$ADMIN/challenge")

@@ -85,7 +85,7 @@ no_private_keys "$CA"
 NEXT=$(sed -n 's/.*object=\([^;]*\);.*/\1/p' "$CA/next-ca.key" | sed 's/%23/#/')
 token_holds "$NEXT"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do "$SCEP" getcaps -u "$URL" 2> /dev/null | grep -q GetNextCACert && break; sleep 0.1; done
+wait_until eval '"$SCEP" getcaps -u "$URL" 2> /dev/null | grep -q GetNextCACert' || true
 "$SCEP" getnextca -u "$URL" --ca cadir -o nextdir > /dev/null || fail "getnextca"
 cmp -s <(openssl x509 -in nextdir/certs.pem -outform DER) \
   <(openssl x509 -in "$CA/next-ca.pem" -outform DER) || fail "GetNextCACert did not give the next CA"
@@ -112,8 +112,7 @@ ok "RA mode, EC P-256 CA: RSA RA decrypts and signs CertReps, the EC CA signs ce
 # ra-renew makes the next RA key in the token too.
 "$SCEPD" ra-renew --dir "$EC" > /dev/null || fail "scepd ra-renew"
 no_private_keys "$EC"
-kill -HUP "$SCEPD_PID"
-sleep 0.5
+reload_scepd
 "$SCEP" getca -u "$URL" -o eccadir2 > /dev/null || fail "getca after ra-renew"
 CADIR=eccadir2
 enroll e3 || fail "enrollment after ra-renew: $(tail -n 2 e3.out)"
@@ -193,7 +192,7 @@ curl -fs "$URL?operation=GetCACert" > /dev/null || fail "GetCACert failed while 
 [ "$(readyz)" = 503 ] || fail "/readyz is not 503 while the token is gone"
 grep -q "error: token '.*' is not available: CKR_DEVICE_REMOVED" ready.txt || fail "/readyz does not say why: $(cat ready.txt)"
 rm "$WORK/token-gone"
-for _ in $(seq 1 20); do enroll f3 && break; sleep 0.3; done
+wait_until eval 'enroll f3' || true
 check_issued f3.pem f3.key "$FT/ca.pem" f3
 log_has "was gone and is back (logged in again)"
 enroll f4 || fail "enrollment after the token came back"

@@ -92,7 +92,7 @@ BEARER=(-H "Authorization: Bearer $OP")
 
 conf "admin_tls_cert = server.pem" "admin_tls_key = server.key"
 start_scepd "$CA"
-for _ in $(seq 1 50); do curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null && break; sleep 0.1; done
+wait_until eval 'curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null' || true
 log_has "admin endpoint (HTTPS only)"
 expect 200 "${BEARER[@]}" /api/v1/whoami
 grep -q '"name": *"alice"' r.json || fail "whoami over https: $(cat r.json)"
@@ -114,7 +114,7 @@ ok "https: whoami with the token (401 without), /healthz, /readyz, /ui/; plain H
 
 conf "admin_tls_cert = server.pem" "admin_tls_key = server.key" "admin_tls_client_ca = clientca.pem"
 start_scepd "$CA"
-for _ in $(seq 1 50); do curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null && break; sleep 0.1; done
+wait_until eval 'curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null' || true
 expect 403 "${BEARER[@]}" /api/v1/whoami
 grep -q '"error": *"a client certificate from admin_tls_client_ca is required"' r.json \
   || fail "no client certificate: $(cat r.json)"
@@ -182,7 +182,7 @@ ok "SIGHUP: a renewed admin certificate is served (serial), a broken pair keeps 
 TLS_CA=("admin_tls_cert = server.pem" "admin_tls_key = server.key" "admin_tls_client_ca = clientca.pem")
 conf "${TLS_CA[@]}" "admin_client_cert_role = read"
 start_scepd "$CA"
-for _ in $(seq 1 50); do curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null && break; sleep 0.1; done
+wait_until eval 'curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null' || true
 expect 200 "${LAPTOP[@]}" /api/v1/whoami
 grep -q '"name": *"cert:laptop", *"role": *"read"' r.json || fail "whoami by certificate: $(cat r.json)"
 expect 403 "${LAPTOP[@]}" -X POST -H 'Content-Type: application/json' --data '{}' /api/v1/crl
@@ -195,7 +195,7 @@ expect 403 --cert odd.pem --key odd.key /api/v1/whoami
 grep -q "common name of 1 to 58 of" r.json || fail "a CN that is no name: $(cat r.json)"
 conf "${TLS_CA[@]}" "admin_client_cert_role = operate"
 start_scepd "$CA"
-for _ in $(seq 1 50); do curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null && break; sleep 0.1; done
+wait_until eval 'curl -fs --cacert tlsca.pem "$AURL/healthz" > /dev/null' || true
 expect 200 "${LAPTOP[@]}" -X POST /challenge
 expect 200 "${LAPTOP[@]}" "/api/v1/audit?action=challenge.mint&actor=cert:laptop"
 grep -q '"actor": *"cert:laptop"' r.json || fail "the audit row of a certificate's mint: $(cat r.json)"

@@ -23,7 +23,7 @@ curl -fs "http://127.0.0.1:$PORT/crl/ca.crl" -o before.crl \
 # Enrollments in the background while the backup runs.
 (for i in $(seq 1 12); do enroll "load$i" || echo "load$i failed" >> load.err; done) &
 LOAD=$!
-for _ in $(seq 1 100); do [ -s load1.pem ] && break; sleep 0.1; done
+wait_until eval '[ -s load1.pem ]' || true
 kill -0 "$LOAD" 2> /dev/null || fail "the load finished before the backup started"
 "$SCEPD" backup --dir "$CA" --out "$WORK/plain.tgz" > plain.out 2>&1 || fail "backup: $(cat plain.out)"
 "$SCEPD" backup --dir "$CA" --out "$WORK/full.tgz" --with-keys > full.out 2>&1 || fail "backup --with-keys: $(cat full.out)"

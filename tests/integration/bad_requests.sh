@@ -41,7 +41,7 @@ start_server() {
   "$SCEPD" serve --dir "$dir" --listen 127.0.0.1:0 --challenge "$CHALLENGE" "${SERVE_ROOT[@]}" \
     --set max_clock_skew=3600 --set request_timeout=10 > "$log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     PORT=$(sed -n 's/.* on port \([0-9][0-9]*\) .*/\1/p' "$log" | head -n 1)
     [ -n "$PORT" ] && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || break

@@ -38,7 +38,7 @@ start_proxy() {
   python3 "$FAKE" --upstream "$URL" --mode "$mode" --port-file "$WORK/proxy.port" \
     --record "$REC" "$@" >> "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     [ -s "$WORK/proxy.port" ] && break
     kill -0 "$PROXY_PID" 2>/dev/null || fail "the python proxy died: $(tail -n 3 "$WORK/proxy.log")"
     sleep 0.05
@@ -81,7 +81,7 @@ OTHER_URL="http://127.0.0.1:$OTHER_PORT/scep"
 "$SCEPD" serve --dir "$OTHER" --listen "127.0.0.1:$OTHER_PORT" --challenge "$CHALLENGE" "${SERVE_ROOT[@]}" \
   > "$WORK/other.log" 2>&1 &
 OTHER_PID=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
   curl -fs "$OTHER_URL?operation=GetCACaps" > /dev/null 2>&1 && break
   sleep 0.1
 done

@@ -34,15 +34,20 @@ mkdir "$WORK/wrong"
 [ "$(awk '$2 == "failed" && $4 == 1 && $5 == "not-success" && $6 == "not-success"' "$WORK/wrong/results" | wc -l)" = 8 ] \
   || fail "refused requests were resent or recorded wrongly: $(head -n 3 "$WORK/wrong/results")"
 ok "a run whose requests are refused is reported invalid, and they are not resent"
-# --retry: the server is away when the run fires (--start-at), and back a second later; what
-# got no answer is sent again and verified.
+# --retry: the server is away when the run fires (--start-at), and back 1.5 s later; what got
+# no answer is sent again and verified. The run fetches the CA first: the server stops once it
+# has (not after a fixed sleep, which raced with the run's start on a slow machine), well before
+# the run fires.
 mkdir "$WORK/retry"
+CACERTS=$(log_count "GET GetCACert")
+START_AT=$(($(date +%s%3N) + 5000))
 "$BENCH" -u "$URL" -c s3cret -n 20 -C 2 --pool 2 --retry 10 --retry-wait 500 \
-  --start-at $(($(date +%s%3N) + 2000)) --save "$WORK/retry" --kv > "$WORK/retry.txt" 2>&1 &
+  --start-at "$START_AT" --save "$WORK/retry" --kv > "$WORK/retry.txt" 2>&1 &
 BENCH_PID=$!
-sleep 1
+wait_for "scep-bench --retry did not fetch the CA" more_lines "GET GetCACert" "$CACERTS"
 stop_scepd
-sleep 2
+[ "$(date +%s%3N)" -lt "$START_AT" ] || fail "the server stopped only after the run fired"
+while [ "$(date +%s%3N)" -lt $((START_AT + 1500)) ]; do sleep 0.1; done
 "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge s3cret "${SERVE_ROOT[@]}" >> "$WORK/scepd.log" 2>&1 &
 SCEPD_PID=$!
 wait "$BENCH_PID" || fail "the resent run is not valid: $(cat "$WORK/retry.txt")"

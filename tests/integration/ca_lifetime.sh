@@ -85,7 +85,7 @@ grep -q "the RA certificate expired at" approve.txt || fail "unclear approve ref
 grep -q "send SIGHUP" renew.txt || fail "ra-renew does not say how to serve the new RA: $(cat renew.txt)"
 cmp -s raexp/prev-ra.pem raexp-old-ra.pem || fail "the previous RA is not kept in prev-ra.pem"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do [ "$(readyz)" = 200 ] && break; sleep 0.1; done
+wait_until eval '[ "$(readyz)" = 200 ]' || true
 [ "$(readyz)" = 200 ] || fail "/readyz after ra-renew and SIGHUP: $(cat ready.txt)"
 "$SCEP" getca -u "$URL" -o raexp-ca2 > /dev/null || fail "getca after ra-renew"
 enroll r2 raexp-ca2 || fail "enrollment after ra-renew: $(cat r2.out)"
@@ -191,7 +191,7 @@ served_ra() {
 }
 [ "$(served_ra)" = "$OLD_RA" ] || fail "the new RA was served before SIGHUP"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do [ "$(served_ra)" = "$NEW_RA" ] && break; sleep 0.1; done
+wait_until eval '[ "$(served_ra)" = "$NEW_RA" ]' || true
 [ "$(served_ra)" = "$NEW_RA" ] || fail "the new RA is not served after SIGHUP"
 [ "$(readyz)" = 200 ] || fail "/readyz after ra-renew: $(cat ready.txt)"
 grep -q "warning" ready.txt && fail "/readyz still warns after ra-renew: $(cat ready.txt)"

@@ -35,7 +35,7 @@ start_proxy() {
   python3 "$FAKE" --upstream "$URL" --mode "$mode" --port-file "$WORK/proxy.port" "$@" \
     >> "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 600); do
     [ -s "$WORK/proxy.port" ] && break
     kill -0 "$PROXY_PID" 2>/dev/null || fail "the python proxy died: $(tail -n 3 "$WORK/proxy.log")"
     sleep 0.05
@@ -263,16 +263,18 @@ manual() {
   start_scepd "$CA" --challenge "$CHALLENGE" --approve manual
 
   # A client polling in the background; an operator approves; the client gets its certificate.
+  local polls
+  polls=$(log_count "CertPoll tid=.* http=200 PENDING")
   timeout 60 "$SCEP" enroll -u "$URL" --ca cadir --key man.key --out man.pem --subject "CN=ra-manual" \
     --challenge "$CHALLENGE" --poll-interval 1 --max-poll-time 30 -v > man.out 2> man.err &
   POLLER=$!
   local found=0
-  for _ in $(seq 1 50); do
+  for _ in $(seq 1 150); do
     "$SCEPD" pending --dir "$CA" | grep -q "CN=ra-manual" && { found=1; break; }
     sleep 0.2
   done
   [ "$found" = 1 ] || fail "[manual] the request did not appear in scepd pending"
-  sleep 1.5 # let the client poll at least once while pending
+  wait_for "[manual] the client did not poll while pending" more_lines "CertPoll tid=.* http=200 PENDING" "$polls"
   # The operator sees the whole transactionID, as the client's state file (and log) has it.
   local tid
   tid=$(head -n 1 man.pem.pending) || fail "[manual] no state file while pending"

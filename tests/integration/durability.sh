@@ -21,13 +21,13 @@ strace -f -qq -ttt -y -s 16 -o trace.txt \
   "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge pw --threads 2 "${SERVE_ROOT[@]}" \
   >> scepd.log 2>&1 &
 STRACE_PID=$!
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   SCEPD_PID=$(pgrep -P "$STRACE_PID" scepd || true)
   [ -n "$SCEPD_PID" ] && break
   sleep 0.1
 done
 [ -n "$SCEPD_PID" ] || fail "scepd did not start under strace"
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
   sleep 0.1
 done

@@ -52,7 +52,10 @@ ms=$(grep "PKIOperation PKCSReq" scepd.log | tail -n 1 | sed -n 's/.* \([0-9.]*\
 awk -v ms="$ms" -v d="$DELAY_MS" 'BEGIN { exit !(ms >= d) }' \
   || fail "the CertRep left ${ms} ms after its request, before its ${DELAY_MS} ms flush ended"
 ok "the CertRep left after its flush (${ms} ms)"
-[ "$answered" -ge 10 ] || fail "only $answered GetCACaps during the enrollment; expected >= 10"
+# The probes run back to back for the whole enrollment, and a blocked worker would hold the one
+# in flight when the flush began: the count only shows the loop ran (a slow machine manages
+# fewer than a fast one).
+[ "$answered" -ge 5 ] || fail "only $answered GetCACaps during the enrollment; expected >= 5"
 ok "one worker thread answered $answered GetCACaps, each within 1 s, while an enrollment waited ${DELAY_MS} ms for its flush"
 
 # SIGTERM while an answer waits for its flush: the answer still goes out, the server stops.
@@ -62,11 +65,11 @@ before=$(wal_state)
   > b.out 2>&1 &
 B=$!
 # Its commit is written (the log file changed) and its flush has begun.
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
   [ "$(wal_state)" != "$before" ] && break
   sleep 0.05
 done
-[ "$(wal_state)" != "$before" ] || fail "enroll b wrote nothing to the store within 10 s"
+[ "$(wal_state)" != "$before" ] || fail "enroll b wrote nothing to the store within 30 s"
 sleep 0.2
 kill -TERM "$SCEPD_PID"
 wait $B || fail "enroll b, with SIGTERM during its flush: $(tail -n 2 b.out)"

@@ -141,10 +141,10 @@ ok "log_file has the request lines and an audit line per issuance and renewal (s
 mv "$LOG" "$LOG.1"
 OLD_LINES=$(wc -l < "$LOG.1")
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do grep -q 'reload: configuration read' "$LOG" 2> /dev/null && break; sleep 0.1; done
+wait_until eval 'grep -q '\''reload: configuration read'\'' "$LOG" 2> /dev/null' || true
 [ -f "$LOG" ] || fail "no new log file after SIGHUP"
 curl -fs "$URL?operation=GetCACaps" > /dev/null || fail "GetCACaps after the reopen"
-for _ in $(seq 1 20); do grep -q GetCACaps "$LOG" && break; sleep 0.1; done
+wait_until eval 'grep -q GetCACaps "$LOG"' || true
 grep -q 'GetCACaps' "$LOG" || fail "the request after SIGHUP is not in the new file: $(cat "$LOG")"
 [ "$(wc -l < "$LOG.1")" = "$OLD_LINES" ] || fail "the moved file still takes new lines: $(tail -n 2 "$LOG.1")"
 [ $((0$(stat -c %a "$LOG") & 0137)) = 0 ] || fail "reopened log_file mode $(stat -c %a "$LOG")"

@@ -79,7 +79,7 @@ PORT=$(free_port)
 URL="http://127.0.0.1:$PORT/scep"
 "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" --challenge pw >> scepd.log 2>&1 &
 SCEPD_PID=$!
-for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "scepd did not start" answers "$URL?operation=GetCACaps"
 NOBODY=$(id -u nobody)
 NOGROUP=$(id -g nobody)
 grep -q "^Uid:[[:space:]]*$NOBODY[[:space:]]*$NOBODY[[:space:]]*$NOBODY[[:space:]]*$NOBODY$" "/proc/$SCEPD_PID/status" \
@@ -92,8 +92,7 @@ log_has "running as user nobody"
 "$SCEP" getca -u "$URL" -o cadir > /dev/null || fail "getca"
 run_scep 0 "enroll as nobody" enroll -u "$URL" --ca cadir --key dev.key --out dev.pem --subject CN=dropped --challenge pw
 check_issued dev.pem dev.key "$CA/ca.pem" dropped
-kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 50); do grep -q "reload: configuration read" scepd.log && break; sleep 0.1; done
+reload_scepd "$SCEPD_PID" "$WORK/scepd.log"
 log_has "reload: configuration read"
 run_scep 0 "enroll after a reload" enroll -u "$URL" --ca cadir --key dev2.key --out dev2.pem --subject CN=reloaded --challenge pw
 check_issued dev2.pem dev2.key "$CA/ca.pem" reloaded

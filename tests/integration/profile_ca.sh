@@ -186,10 +186,7 @@ ok "/metrics: seconds until iot's CA and RA expire, labelled ca=\"iot\"; promtoo
 
 # A rollover of iot's CA (scepd rollover --dir of that directory), taken at SIGHUP.
 "$SCEPD" rollover --dir "$IOT" > rollover.txt 2>&1 || fail "scepd rollover --dir iot: $(cat rollover.txt)"
-before=$(grep -c "reload" scepd.log || true)
-kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do [ "$(grep -c reload scepd.log || true)" -gt "$before" ] && break; sleep 0.1; done
-sleep 0.3
+reload_scepd
 curl -fs "$BASE/scep/iot?operation=GetCACaps" | grep -q GetNextCACert \
   || fail "GetCACaps at /scep/iot does not offer GetNextCACert after iot's rollover"
 curl -fs "$BASE/scep?operation=GetCACaps" | grep -q GetNextCACert \
@@ -201,10 +198,7 @@ ok "scepd rollover --dir of iot's CA: /scep/iot offers and serves its next CA af
 
 # SIGHUP with iot's ca_dir changed to a third CA.
 sed -i "s|^ca_dir = $IOT\$|ca_dir = $OTHER|" "$CONF"
-before=$(grep -c "reload" scepd.log || true)
-kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do [ "$(grep -c reload scepd.log || true)" -gt "$before" ] && break; sleep 0.1; done
-sleep 0.3
+reload_scepd
 curl -fs -o other-ca.der "$BASE/scep/iot?operation=GetCACert" || fail "GetCACert after SIGHUP"
 openssl x509 -inform DER -in other-ca.der -noout -subject | grep -q "Other IoT CA" \
   || fail "after SIGHUP /scep/iot does not answer with the new ca_dir's CA"
@@ -217,8 +211,7 @@ ok "SIGHUP: a changed ca_dir serves the new CA at once"
 
 # A reload with a missing ca_dir keeps the old configuration serving.
 sed -i "s|^ca_dir = $OTHER\$|ca_dir = $WORK/nosuch|" "$CONF"
-kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do grep -q "nosuch" scepd.log && break; sleep 0.1; done
+reload_scepd
 log_has "\[profile iot\]: ca_dir $WORK/nosuch: No such file or directory"
 curl -fs -o still.der "$BASE/scep/iot?operation=GetCACert" && cmp -s still.der other-ca.der \
   || fail "a reload with a missing ca_dir did not keep the old CA serving"
@@ -275,15 +268,15 @@ run_scep 0 "enroll at /scep beside it" enroll -u "$BASE/scep" --ca defdir --key 
   --out d2.pem --subject "CN=desk-2" --challenge default-secret
 ok "an expired profile CA: /readyz 503 naming the profile, a FAILURE there, the default issues; auto_rollover_days leaves it to the operator"
 
-for _ in $(seq 1 50); do [ -f "$SHORT/next-ca.pem" ] && break; sleep 0.1; done
-[ -f "$SHORT/next-ca.pem" ] || fail "auto rollover of profile short's CA prepared nothing"
+wait_for "auto rollover of profile short's CA prepared nothing" test -f "$SHORT/next-ca.pem"
 [ "$(openssl x509 -in "$SHORT/next-ca.pem" -noout -startdate | cut -d= -f2)" = \
   "$(openssl x509 -in "$SHORT/ca.pem" -noout -enddate | cut -d= -f2)" ] \
   || fail "auto rollover of profile short's CA does not switch at its expiry"
-for _ in $(seq 1 50); do grep -q "auto rollover: profile short" scepd.log && break; sleep 0.1; done
+wait_until log_grep "auto rollover: profile short"
 log_has "auto rollover: profile short (ca_dir): prepared the next CA in $SHORT"
-sleep 0.5
-curl -fs "$BASE/scep/short?operation=GetCACaps" | grep -q GetNextCACert \
+# The rollover is followed by a reload, which serves the next CA once it has taken over.
+offers_next() { curl -fs "$1?operation=GetCACaps" | grep -q GetNextCACert; }
+wait_until offers_next "$BASE/scep/short" \
   || fail "GetCACaps at /scep/short does not offer GetNextCACert after the auto rollover"
 "$SCEP" getca -u "$BASE/scep/short" -o shortdir > /dev/null || fail "getca /scep/short"
 run_scep 0 "getnextca at /scep/short" getnextca -u "$BASE/scep/short" --ca shortdir -o shortnext

@@ -197,10 +197,7 @@ ok "a broken section is named with file, line and profile; exit 1"
 cp profiles.conf "$CONF"
 printf '%s\n' "[profile iot]" "validity_days = 3" "challenge = iot-secret" >> "$CONF"
 sed -i 's/^\[profile vpn\]/[profile vpn2]/' "$CONF"
-before=$(grep -c "reload" scepd.log || true)
-kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do [ "$(grep -c reload scepd.log || true)" -gt "$before" ] && break; sleep 0.1; done
-sleep 0.3
+reload_scepd
 run_scep 0 "enroll at /scep/iot after SIGHUP" enroll -u "$BASE/scep/iot" --ca cadir --key i1.key \
   --out i1.pem --subject "CN=sensor-1" --challenge iot-secret
 days=$(( ($(date -d "$(openssl x509 -in i1.pem -noout -enddate | cut -d= -f2)" +%s) - $(date +%s) + 3600) / 86400 ))

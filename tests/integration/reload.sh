@@ -20,7 +20,7 @@ conf() { # conf LINE...: scepd.conf = what init wrote, then these lines
 conf "challenge = first-secret"
 "$SCEPD" serve --dir "$CA" --set validity_days=30 "${SERVE_ROOT[@]}" >> scepd.log 2>&1 &
 SCEPD_PID=$!
-for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "scepd did not start" answers "$URL?operation=GetCACaps"
 "$SCEP" getca -u "$URL" -o cadir > /dev/null || fail "getca"
 
 n=0
@@ -31,16 +31,7 @@ enrolls() { # enrolls CODE CHALLENGE: a new key's enrollment exits CODE (4: FAIL
     --subject "CN=reload-$n" --challenge "$2" > "e$n.out" 2>&1 || rc=$?
   [ "$rc" = "$1" ]
 }
-hup() { # hup: SIGHUP, then wait for the reload's verdict in the log
-  local before
-  before=$(grep -c "reload\|serving a" scepd.log || true)
-  kill -HUP "$SCEPD_PID"
-  for _ in $(seq 1 100); do
-    [ "$(grep -c "reload\|serving a" scepd.log || true)" -gt "$before" ] && { sleep 0.3; return 0; }
-    sleep 0.1
-  done
-  fail "no reload line in the log after SIGHUP"
-}
+hup() { reload_scepd "$SCEPD_PID" "$WORK/scepd.log"; } # SIGHUP, then wait for the reload's end
 
 enrolls 0 first-secret || fail "enrollment with the first challenge: $(cat e$n.out)"
 conf "challenge = second-secret" "approve = auto"

@@ -18,8 +18,7 @@ printf '%s\n' "admin_listen = 127.0.0.1:$APORT" "admin_token_file = admin.token"
 
 python3 "$ROOT/tests/integration/notify_listener.py" "$WORK/notify.sock" "$WORK/notify.txt" &
 LISTENER_PID=$!
-for _ in $(seq 1 50); do grep -q listening notify.txt 2>/dev/null && break; sleep 0.1; done
-grep -q listening notify.txt || fail "the notify listener did not start"
+wait_for "the notify listener did not start" log_grep listening notify.txt
 
 # The first message must come after both listeners answer: scepd is probed at once, and READY
 # is only checked once they do.
@@ -28,11 +27,8 @@ URL="http://127.0.0.1:$PORT/scep"
 NOTIFY_SOCKET=$WORK/notify.sock "$SCEPD" serve --dir "$CA" --listen "127.0.0.1:$PORT" \
   "${SERVE_ROOT[@]}" >> scepd.log 2>&1 &
 SCEPD_PID=$!
-wait_for() { # wait_for PATTERN: until notify.txt has a line matching it (10 s)
-  for _ in $(seq 1 100); do grep -q "$1" notify.txt && return 0; sleep 0.1; done
-  return 1
-}
-wait_for 'READY=1' || fail "no READY=1 on NOTIFY_SOCKET: $(cat notify.txt)"
+notified() { wait_until log_grep "$1" notify.txt; } # notified PATTERN: notify.txt has it
+notified 'READY=1' || fail "no READY=1 on NOTIFY_SOCKET: $(cat notify.txt)"
 curl -fs "$URL?operation=GetCACaps" > /dev/null || fail "READY=1 was sent but GetCACaps fails"
 [ "$(curl -s -o h.txt -w '%{http_code}' "http://127.0.0.1:$APORT/healthz")" = 200 ] \
   || fail "READY=1 was sent but /healthz answers $(cat h.txt)"
@@ -46,10 +42,9 @@ ok "READY=1 after the SCEP and admin listeners answer"
 ok "/healthz: 200 ok without a token, 405 for POST; the token still guards the rest"
 
 kill -HUP "$SCEPD_PID"
-wait_for 'RELOADING=1' || fail "no RELOADING=1 after SIGHUP: $(cat notify.txt)"
+notified 'RELOADING=1' || fail "no RELOADING=1 after SIGHUP: $(cat notify.txt)"
 grep 'RELOADING=1' notify.txt | grep -q 'MONOTONIC_USEC=[0-9]' || fail "RELOADING=1 without MONOTONIC_USEC"
-for _ in $(seq 1 100); do [ "$(grep -c 'READY=1' notify.txt)" -ge 2 ] && break; sleep 0.1; done
-[ "$(grep -c 'READY=1' notify.txt)" -ge 2 ] || fail "no READY=1 after the reload: $(cat notify.txt)"
+wait_until more_lines 'READY=1' 1 notify.txt || fail "no READY=1 after the reload: $(cat notify.txt)"
 [ "$(grep -n 'RELOADING=1' notify.txt | cut -d: -f1)" -lt "$(grep -n 'READY=1' notify.txt | tail -n1 | cut -d: -f1)" ] \
   || fail "READY=1 came before RELOADING=1: $(cat notify.txt)"
 curl -fs "$URL?operation=GetCACaps" > /dev/null || fail "GetCACaps fails after the reload"

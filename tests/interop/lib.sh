@@ -30,9 +30,56 @@ ok() {
   echo "ok   $NAME: $*"
 }
 
-# A free TCP port on loopback.
+# A free TCP port on loopback, never the same twice in one test. Picked below the kernel's
+# ephemeral range (ip_local_port_range), so that no client connection of the test (a load of a
+# thousand connections, say) can take it as its local port between the pick and the bind.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 "$ROOT/tests/interop/free_port.py" "$WORK/ports.used"
+}
+
+# wait_until CMD...: runs CMD every 0.1 s until it succeeds (0), or TEST_WAIT seconds (30 by
+# default) have passed (1). The deadline is generous because a loaded, single-core or sanitized
+# run is slow; a run that passes waits only as long as it must.
+TEST_WAIT=${TEST_WAIT:-30}
+wait_until() {
+  local deadline=$((SECONDS + TEST_WAIT))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.1
+  done
+}
+
+# wait_for WHAT CMD...: wait_until CMD, or fail with "WHAT".
+wait_for() {
+  local what=$1
+  shift
+  wait_until "$@" || fail "$what (waited $TEST_WAIT s)"
+}
+
+# answers URL: a 2xx from URL (curl, bounded).
+answers() { curl -fs -m 5 -o /dev/null "$1" 2> /dev/null; }
+
+# log_grep PATTERN [FILE]: FILE ($WORK/scepd.log by default) has a line matching PATTERN.
+log_grep() { grep -q -- "$1" "${2:-$WORK/scepd.log}" 2> /dev/null; }
+
+# log_count PATTERN [FILE]: how many lines of FILE ($WORK/scepd.log) match PATTERN.
+log_count() { grep -c -- "$1" "${2:-$WORK/scepd.log}" 2> /dev/null || true; }
+
+# more_lines PATTERN COUNT [FILE]: FILE has more than COUNT lines matching PATTERN.
+more_lines() { [ "$(log_count "$1" "${3:-}")" -gt "$2" ]; }
+
+# The end of a reload in the log: the new server announced itself (it has taken over the
+# listening socket, so every request from now on sees the new configuration), or a refusal.
+# "reload: configuration read" comes before the takeover and is not the end.
+RELOAD_DONE='serving an\? \(RA-mode \)\?CA "\|reload refused'
+
+# reload_scepd [PID [LOG]]: SIGHUP to PID ($SCEPD_PID), then waits for the end of that reload in
+# LOG ($WORK/scepd.log).
+reload_scepd() {
+  local pid=${1:-$SCEPD_PID} log=${2:-$WORK/scepd.log} before
+  before=$(log_count "$RELOAD_DONE" "$log")
+  kill -HUP "$pid"
+  wait_for "no end of the reload in $log after SIGHUP" more_lines "$RELOAD_DONE" "$before" "$log"
 }
 
 # new_ca DIR [init flags...]: a fresh CA directory. With SCEP_TEST_TOKEN_URI set (tests/hsm/run-all
@@ -58,11 +105,7 @@ start_scepd() {
   URL="http://127.0.0.1:$PORT/scep"
   "$SCEPD" serve --dir "$dir" --listen "127.0.0.1:$PORT" "${SERVE_ROOT[@]}" "$@" >> "$WORK/scepd.log" 2>&1 &
   SCEPD_PID=$!
-  for _ in $(seq 1 50); do
-    curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  fail "scepd did not start"
+  wait_for "scepd did not start" answers "$URL?operation=GetCACaps"
 }
 
 # start_scepd_strace DIR "STRACE OPTIONS" [serve flags...]: start_scepd under strace (its options
@@ -76,10 +119,7 @@ start_scepd_strace() {
   strace $opts "$SCEPD" serve --dir "$dir" --listen "127.0.0.1:$PORT" "${SERVE_ROOT[@]}" "$@" \
     >> "$WORK/scepd.log" 2>&1 &
   STRACE_PID=$!
-  for _ in $(seq 1 100); do
-    curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
-    sleep 0.1
-  done
+  wait_for "scepd did not start under strace" answers "$URL?operation=GetCACaps"
   SCEPD_PID=$(pgrep -P "$STRACE_PID" scepd || true)
   [ -n "$SCEPD_PID" ] || fail "scepd did not start under strace"
 }
@@ -128,8 +168,7 @@ recording_proxy() {
   python3 "$ROOT/tests/integration/fake_scep_server.py" --upstream "$1" --mode pass \
     --port-file "$WORK/proxy.port" --record "$WORK/rec" > "$WORK/proxy.log" 2>&1 &
   PROXY_PID=$!
-  for _ in $(seq 1 100); do [ -s "$WORK/proxy.port" ] && break; sleep 0.05; done
-  [ -s "$WORK/proxy.port" ] || fail "the python proxy did not start: $(tail -n 3 "$WORK/proxy.log")"
+  wait_until test -s "$WORK/proxy.port" || fail "the python proxy did not start: $(tail -n 3 "$WORK/proxy.log")"
   PURL="http://127.0.0.1:$(cat "$WORK/proxy.port")/${1#http://*/}"
 }
 

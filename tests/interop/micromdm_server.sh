@@ -32,7 +32,7 @@ URL="http://127.0.0.1:$PORT/scep"
 scepserver -depot depot -port "$PORT" -challenge "$CHALLENGE" -allowrenew 0 -debug \
   > scepserver.log 2>&1 &
 MM_PID=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
   curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break
   sleep 0.1
 done

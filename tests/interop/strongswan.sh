@@ -73,14 +73,15 @@ ok "renewal before the window opens gives FAILURE badRequest saying when it open
 
 # Manual approval: PENDING, pki polls with CertPoll, an operator approves, pki gets the cert.
 start_scepd "$CA" --challenge s3cret --approve manual
+POLLS=$(log_count "POST PKIOperation CertPoll .* PENDING")
 enroll ss-manual aes sha256 s3cret --interval 1 --maxpolltime 50 &
 POLLER=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   "$SCEPD" pending --dir "$CA" | grep -q "CN=ss-manual" && break
   sleep 0.2
 done
 "$SCEPD" pending --dir "$CA" | grep -q "CN=ss-manual" || fail "the request did not appear in scepd pending"
-sleep 1.5   # let pki poll at least once while pending
+wait_for "pki did not poll while pending" more_lines "POST PKIOperation CertPoll .* PENDING" "$POLLS"
 "$SCEPD" approve --dir "$CA" --all > approve.txt || fail "scepd approve failed"
 wait "$POLLER" || fail "pki did not get the certificate after approval: $(tail -n 3 ss-manual.err)"
 check_issued ss-manual.pem ss-manual.key ca.pem ss-manual
@@ -91,7 +92,7 @@ ok "manual approval: PENDING, CertPoll while pending, approve, SUCCESS"
 # Manual rejection: pki receives FAILURE while polling.
 enroll ss-reject aes sha256 s3cret --interval 1 --maxpolltime 30 &
 POLLER=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 150); do
   ID=$("$SCEPD" pending --dir "$CA" | awk '/CN=ss-reject/ {print $1}')
   [ -n "$ID" ] && break
   sleep 0.2

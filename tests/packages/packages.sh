@@ -101,7 +101,7 @@ URL="http://127.0.0.1:$PORT/scep"
 setpriv --reuid scepd --regid scepd --init-groups /usr/bin/scepd serve --dir "$WORK/state/ca" --listen "127.0.0.1:$PORT" \
   --challenge-file "$WORK/state/ca/challenge" > scepd.log 2>&1 &
 SCEPD_PID=$!
-for _ in $(seq 1 50); do curl -fs "$URL?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from $URL?operation=GetCACaps" answers "$URL?operation=GetCACaps"
 curl -fs "$URL?operation=GetCACaps" > /dev/null || fail "the installed scepd does not serve"
 [ "$(awk '/^Uid:/ { print $2 }' "/proc/$SCEPD_PID/status")" = "$(id -u scepd)" ] || fail "scepd serve does not run as scepd"
 ok "the installed scepd init and serve run as the scepd user"

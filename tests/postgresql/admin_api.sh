@@ -25,7 +25,7 @@ PORT_B=$(free_port)
 "$SCEPD" serve --dir "$WORK/ca-b" --listen "127.0.0.1:$PORT_B" --approve manual "${SERVE_ROOT[@]}" \
   >> "$WORK/scepd-b.log" 2>&1 &
 NODE_B_PID=$!
-for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$AP_B/healthz" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from http://127.0.0.1:$AP_B/healthz" answers "http://127.0.0.1:$AP_B/healthz"
 cd "$WORK"
 call() { # call NODE_PORT METHOD PATH [BODY]: the status; the answer in r.json
   local data=()

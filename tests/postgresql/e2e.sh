@@ -44,7 +44,7 @@ URL_B="http://127.0.0.1:$PORT_B/scep"
 "$SCEPD" serve --dir "$WORK/ca-b" --listen "127.0.0.1:$PORT_B" --challenge-file "$WORK/challenge" \
   "${SERVE_ROOT[@]}" >> "$WORK/scepd-b.log" 2>&1 &
 NODE_B_PID=$!
-for _ in $(seq 1 50); do curl -fs "$URL_B?operation=GetCACaps" > /dev/null 2>&1 && break; sleep 0.1; done
+wait_for "no answer from $URL_B?operation=GetCACaps" answers "$URL_B?operation=GetCACaps"
 curl -fs "$URL_B?operation=GetCACaps" > /dev/null || fail "node B did not start: $(tail -n 3 "$WORK/scepd-b.log")"
 
 cd "$WORK"

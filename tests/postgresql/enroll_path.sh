@@ -49,7 +49,7 @@ first_503() {
 # The lockout table held by another session past the node's lock_timeout (5 s).
 PG_DB=scepd pg_sql "BEGIN; LOCK TABLE failures IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" > /dev/null &
 LOCK_PID=$!
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
   [ "$(PG_DB=scepd pg_sql "SELECT count(*) FROM pg_locks WHERE relation = 'failures'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
   sleep 0.1
 done
@@ -69,7 +69,7 @@ ANSWERED=$(answered)
 "$BENCH" -u "$URL" -c s3cret -n 1 -C 1 --pool 1 --retry 10 --retry-wait 1000 --timeout 30 \
   --save "$WORK/saved" --kv > "$WORK/away.txt" 2>&1 &
 BENCH_PID=$!
-for _ in $(seq 1 100); do [ "$(answered)" -gt "$ANSWERED" ] && break; sleep 0.1; done
+wait_until eval '[ "$(answered)" -gt "$ANSWERED" ]' || true
 "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg/server.log" -w -t 60 \
   -o "-p $PG_PORT -k $PG_HOST -c listen_addresses=127.0.0.1 -c fsync=on" start > /dev/null \
   || fail "pg_ctl start: $(tail -n 5 "$WORK/pg/server.log")"

@@ -24,11 +24,11 @@ mkdir "$WORK/saved"
   --save "$WORK/saved" --kv > "$WORK/bench.txt" 2>&1 &
 BENCH_PID=$!
 WAITING="SELECT pid FROM pg_stat_activity WHERE usename = 'scep_node' AND wait_event = 'SyncRep'"
-for _ in $(seq 1 100); do [ -n "$(pg_sql "$WAITING")" ] && break; sleep 0.1; done
+wait_until eval '[ -n "$(pg_sql "$WAITING")" ]' || true
 PID=$(pg_sql "$WAITING")
 [ -n "$PID" ] || fail "no enrollment is waiting for the synchronous standby"
 pg_sql "SELECT pg_cancel_backend($PID)" > /dev/null
-for _ in $(seq 1 100); do grep -q "PKCSReq.*http=" "$WORK/scepd.log" && break; sleep 0.1; done
+wait_until eval 'grep -q "PKCSReq.*http=" "$WORK/scepd.log"' || true
 grep -q "PKCSReq.*http=503" "$WORK/scepd.log" \
   || { wait "$BENCH_PID" || true; fail "an unconfirmed commit was answered: $(grep PKCSReq "$WORK/scepd.log"; cat "$WORK/saved/results")"; }
 ok "a COMMIT whose wait for the synchronous standby was cancelled gets 503, not SUCCESS"

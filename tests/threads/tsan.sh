@@ -56,14 +56,18 @@ for mode in ca ra token-ca token-ra; do
   [ "$(grep -cx 200 "$WORK/readyz.$mode")" = 10 ] || fail "$mode: /readyz under load: $(sort "$WORK/readyz.$mode" | uniq -c)"
   wait $bench_pid || fail "$mode: the GET run beside malformed requests failed"
   # A reload while enrollments are in flight: the new configuration takes the listening socket.
-  bench "$mode-reload" -n 60 -C 8 &
+  # The SIGHUP once the run's enrollments are arriving (not after a fixed sleep: a fast machine
+  # finishes the run first, a slow one has not begun), with most of them still to come.
+  sent=$(log_count "PKIOperation PKCSReq")
+  bench "$mode-reload" -n 120 -C 8 &
   bench_pid=$!
-  sleep 0.5
+  wait_for "$mode: the load before the reload did not start" more_lines "PKIOperation PKCSReq" $((sent + 8))
+  kill -0 $bench_pid 2> /dev/null || fail "$mode: the run ended before the reload (not across it)"
   kill -HUP "$SCEPD_PID"
   wait $bench_pid || fail "$mode: enrollments across a reload failed"
   stop_scepd
   no_reports "$mode"
-  ok "$mode mode: 240 concurrent enrollments (POST, GET, across a reload), malformed requests and /readyz, no race reported"
+  ok "$mode mode: 300 concurrent enrollments (POST, GET, 120 across a reload), malformed requests and /readyz, no race reported"
 done
 
 # The token goes away under load and comes back (tests/hsm/faulty_pkcs11.c over SoftHSM): the

@@ -32,7 +32,7 @@ printf '%s\n' "admin_listen = 127.0.0.1:$APORT" "admin_token = $ADMIN_TOKEN" >> 
 chmod 600 "$CA/scepd.conf"
 start_scepd "$CA" --approve manual
 BASE=http://127.0.0.1:$APORT
-for _ in $(seq 1 50); do curl -fs "$BASE/healthz" > /dev/null && break; sleep 0.1; done
+wait_for "no answer from $BASE/healthz" answers "$BASE/healthz"
 
 # header FILE NAME: the value of header NAME in a `curl -D` dump (empty when absent).
 header() { tr -d '\r' < "$1" | sed -n "s/^$2: //Ip" | head -n 1; }
