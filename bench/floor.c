@@ -34,6 +34,7 @@
 
 #include "bench.h"
 #include "ca/ca.h"
+#include "keys/keys.h"
 #include "admin/cli.h"
 
 static const char usage_text[] =
@@ -90,6 +91,8 @@ static int enroll_one(const floor_run *f, bench_req *r)
     if (f->ca.ra_cert != NULL)
         keys[n++] = (scep_recipient){f->ca.ra_cert, f->ca.ra_key};
     keys[n++] = (scep_recipient){f->ca.cert, f->ca.key};
+    for (size_t i = 0; i < n; i++)
+        keys[i].key = key_for_thread(keys[i].key); /* as scepd's workers do */
     scep_decrypt_options d = {.recipients = keys, .n_recipients = n, .csr_key_from_signer = 1};
     ok = ok && scep_msg_decrypt(f->ctx, msg, &d, &diag) == SCEP_OK && msg->csr != NULL;
     char why[160];

@@ -10,6 +10,7 @@
 #include "ca/ca.h"
 #include "ca/ca_san_template.h"
 #include "config/config_rules.h"
+#include "keys/keys.h"
 #include "scep/scep.h"
 
 static int set_serial(X509 *cert)
@@ -311,7 +312,7 @@ X509 *ca_issue_at(const authority *ca, X509_REQ *csr, const config *c, int64_t n
     }
     if (add_extensions(cert, ca->cert, csr, c, err, errlen) != 0)
         goto fail;
-    if (X509_sign(cert, ca->key, EVP_sha256()) <= 0) {
+    if (X509_sign(cert, key_for_thread(ca->key), EVP_sha256()) <= 0) {
         snprintf(err, errlen, "the CA key could not sign");
         goto fail;
     }

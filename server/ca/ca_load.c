@@ -348,7 +348,7 @@ X509 *ca_reply_cert(const authority *ca)
 
 EVP_PKEY *ca_reply_key(const authority *ca)
 {
-    return ca->ra_key ? ca->ra_key : ca->key;
+    return key_for_thread(ca->ra_key ? ca->ra_key : ca->key);
 }
 
 int ca_load_current(authority *ca, const config *c, char *err, size_t errlen)

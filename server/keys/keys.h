@@ -98,4 +98,12 @@ private_key *keys_pkey_key(EVP_PKEY *pkey);
 /* What pkey can do. */
 void keys_pkey_caps(const EVP_PKEY *pkey, key_caps *out);
 
+/* This thread's own copy of shared, an in-memory RSA key (key_thread.c), so that threads
+ * signing and decrypting with one key do not queue on its blinding lock; any other key (a
+ * token's, EC) as it is. Borrowed: valid while the thread lives and shared is referenced by
+ * the caller. Falls back to shared when no copy can be made. */
+EVP_PKEY *key_for_thread(EVP_PKEY *shared);
+/* Frees this thread's copies now (a thread that lives on but is done with its keys). */
+void key_thread_release(void);
+
 #endif

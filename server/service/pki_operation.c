@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "keys/keys.h"
 #include "service/enroll.h"
 #include "service/exchange.h"
 
@@ -51,6 +52,8 @@ static scep_err open_envelope(exchange *x, scep_diag *diag)
         keys[n++] = (scep_recipient){ca->prev.cert, ca->prev.key};
     if (ca->prev.ra_cert != NULL)
         keys[n++] = (scep_recipient){ca->prev.ra_cert, ca->prev.ra_key};
+    for (size_t i = 0; i < n; i++)
+        keys[i].key = key_for_thread(keys[i].key);
     scep_decrypt_options d = {.recipients = keys, .n_recipients = n, .csr_key_from_signer = 1};
     return scep_msg_decrypt(x->srv->ctx, x->req, &d, diag);
 }

@@ -1,5 +1,6 @@
 /* The key seam (server/keys/): the file backend opens, makes, keeps and moves keys, and every
  * key signs, decrypts and hands OpenSSL an EVP_PKEY that CMS can use. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -218,6 +219,62 @@ static void test_decrypt_cms(void **state)
     k->ops->destroy(k);
 }
 
+typedef struct thread_copy {
+    EVP_PKEY *shared, *copy;
+} thread_copy;
+
+static void *copy_in_thread(void *arg)
+{
+    thread_copy *t = arg;
+    t->copy = key_for_thread(t->shared);
+    /* The copy outlives this function only as a pointer to compare: the thread's end frees it. */
+    assert_true(EVP_PKEY_eq(t->copy, t->shared) == 1);
+    return NULL;
+}
+
+/* Each thread signs with its own copy of an in-memory RSA key (no shared blinding lock), the
+ * same key; an EC key, which has no such lock, is handed back as it is. */
+static void test_key_for_thread(void **state)
+{
+    (void)state;
+    EVP_PKEY *rsa = tu_rsa_key(2048, 0), *ec = tu_ec_key("P-256", 0);
+    EVP_PKEY *mine = key_for_thread(rsa);
+    assert_ptr_not_equal(mine, rsa);
+    assert_true(EVP_PKEY_eq(mine, rsa) == 1);
+    assert_ptr_equal(key_for_thread(rsa), mine);
+    assert_ptr_equal(key_for_thread(ec), ec);
+    assert_null(key_for_thread(NULL));
+    thread_copy other = {.shared = rsa};
+    pthread_t tid;
+    assert_int_equal(pthread_create(&tid, NULL, copy_in_thread, &other), 0);
+    assert_int_equal(pthread_join(tid, NULL), 0);
+    assert_ptr_not_equal(other.copy, rsa);
+    assert_ptr_not_equal(other.copy, mine);
+    /* A signature by the copy verifies with the shared key's public half. */
+    static const unsigned char data[] = "signed by a copy";
+    EVP_PKEY_up_ref(mine);
+    private_key *k = keys_pkey_key(mine);
+    unsigned char *sig = NULL;
+    size_t siglen = 0;
+    assert_int_equal(k->ops->sign(k, "SHA256", data, sizeof(data), &sig, &siglen), 0);
+    verify(rsa, data, sizeof(data), sig, siglen);
+    OPENSSL_free(sig);
+    k->ops->destroy(k);
+    /* More keys than a thread keeps: the oldest copy goes, every key still gets its own. */
+    EVP_PKEY *many[10];
+    for (int i = 0; i < 10; i++) {
+        many[i] = keys_new_pkey("rsa:2048");
+        assert_non_null(many[i]);
+        EVP_PKEY *c = key_for_thread(many[i]);
+        assert_ptr_not_equal(c, many[i]);
+        assert_true(EVP_PKEY_eq(c, many[i]) == 1);
+    }
+    assert_true(EVP_PKEY_eq(key_for_thread(many[0]), many[0]) == 1);
+    key_thread_release();
+    for (int i = 0; i < 10; i++)
+        EVP_PKEY_free(many[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_move, setup, teardown),
         cmocka_unit_test(test_sign),
         cmocka_unit_test_setup_teardown(test_decrypt_cms, setup, teardown),
+        cmocka_unit_test(test_key_for_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
