@@ -323,6 +323,13 @@ static int64_t not_after(X509 *cert)
     return cert != NULL ? ca_unix_time(X509_get0_notAfter(cert)) : 0;
 }
 
+/* When the first RA certificate ends, the RA signing one included: the RA's expiry gauge. */
+static int64_t ra_ends(const authority *ca)
+{
+    int64_t ra = not_after(ca->ra_cert), sign = not_after(ca->ra_sign_cert);
+    return sign != 0 && (ra == 0 || sign < ra) ? sign : ra;
+}
+
 /* Each profile CA's certificates in force at now, under a->lock; the caller frees the array. */
 static metrics_profile_ca *scrape_pcas(admin_http *a, int64_t now, size_t *n)
 {
@@ -332,8 +339,8 @@ static metrics_profile_ca *scrape_pcas(admin_http *a, int64_t now, size_t *n)
         const pca_view *v = &a->pcas[i];
         const authority *ca = v->n_views == 2 && now >= v->switch_at ? &v->view[1] : &v->view[0];
         snprintf(out[i].name, sizeof(out[i].name), "%s", v->profile);
-        out[i].times = (metrics_ca_times){not_after(ca->cert), not_after(ca->next.cert),
-                                          not_after(ca->ra_cert)};
+        out[i].times =
+            (metrics_ca_times){not_after(ca->cert), not_after(ca->next.cert), ra_ends(ca)};
     }
     return out;
 }
@@ -348,7 +355,7 @@ static void scrape_gauges(admin_http *a, metrics_gauges *g)
     const authority *ca = a->n_views == 2 && g->now >= a->switch_at ? &a->view[1] : &a->view[0];
     if (a->n_views > 0) {
         g->ca_not_after = ca_unix_time(X509_get0_notAfter(ca->cert));
-        g->ra_not_after = ca->ra_cert ? ca_unix_time(X509_get0_notAfter(ca->ra_cert)) : 0;
+        g->ra_not_after = ra_ends(ca);
         g->next_ca_not_after = ca->next.cert ? ca_unix_time(X509_get0_notAfter(ca->next.cert)) : 0;
     }
     g->pcas = scrape_pcas(a, g->now, &g->n_pcas);
@@ -399,6 +406,8 @@ static void view_of(const authority *src, authority *dst)
         EVP_PKEY_up_ref(dst->prev.key);
     if ((dst->ra_cert = src->ra_cert) != NULL)
         X509_up_ref(dst->ra_cert);
+    if ((dst->ra_sign_cert = src->ra_sign_cert) != NULL)
+        X509_up_ref(dst->ra_sign_cert); /* for its expiry in /metrics */
     if ((dst->next.cert = src->next.cert) != NULL)
         X509_up_ref(dst->next.cert); /* for its expiry in /metrics */
     dst->chain = sk_X509_new_null();

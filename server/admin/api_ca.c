@@ -45,6 +45,8 @@ json_object *api_ca_json(const authority *ca)
         o, "switch_at",
         ca->next.cert ? api_time(ca_unix_time(X509_get0_notBefore(ca->next.cert))) : NULL);
     json_object_object_add(o, "ra", ca->ra_cert ? cert_facts(ca->ra_cert, NULL) : NULL);
+    if (ca->ra_sign_cert != NULL)
+        json_object_object_add(o, "ra_sign", cert_facts(ca->ra_sign_cert, NULL));
     return o;
 }
 

@@ -77,13 +77,14 @@ static void add_files(members *l, int with_keys)
     add(l, "scepd.conf", 1);
     add(l, c->ca_cert, 1);
     add(l, c->ra_cert, 1);
+    add(l, c->ra_sign_cert, 1);
     add(l, c->ca_chain, 1);
     for (size_t i = 0; i < sizeof(rollover_certs) / sizeof(rollover_certs[0]); i++)
         add(l, rollover_certs[i], 0);
     if (!with_keys)
         return;
-    const char *secrets[] = {c->ca_key, c->ra_key, c->ca_key_pass_file, c->challenge_file,
-                             c->admin_token_file};
+    const char *secrets[] = {c->ca_key,           c->ra_key,         c->ra_sign_key,
+                             c->ca_key_pass_file, c->challenge_file, c->admin_token_file};
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
         add(l, secrets[i], 1);
     for (size_t i = 0; i < sizeof(rollover_keys) / sizeof(rollover_keys[0]); i++)

@@ -33,7 +33,12 @@ static const char usage_text[] =
     "  --days N               CA validity in days (default 3650)\n"
     "  --ra                   also create an RA (ra.pem, ra.key; RSA-2048, signed by the CA):\n"
     "                         clients encrypt to the RA and the RA signs replies\n"
-    "  --ra-subject DN        RA subject (default: the CA's CN + \" RA\")\n"
+    "  --ra-sign SPEC         with --ra, also an RA signing certificate (ra-sign.pem,\n"
+    "                         ra-sign.key; keyUsage digitalSignature) of key SPEC: ec:P-256,\n"
+    "                         ec:P-384, rsa:2048...; scepd.conf gets reply_signer = by-request\n"
+    "                         (it signs CertReps to requests signed with EC)\n"
+    "  --ra-subject DN        RA subject (default: the CA's CN + \" RA\"; the signing\n"
+    "                         certificate's CN gets \" signing\" added)\n"
     "  --ra-days N            RA validity in days (default 730, never past the CA's end;\n"
     "                         `scepd ra-renew` makes the next one)\n"
     "  --import-ca CERT KEY   use an existing CA certificate and key instead of making one.\n"
@@ -56,6 +61,7 @@ static const char usage_text[] =
 typedef struct init_opts {
     const char *dir, *subject, *key_spec, *ra_subject, *import_cert, *import_key, *pass_file;
     const char *key_uri, *module, *pin_file;
+    const char *ra_sign;   /* --ra-sign SPEC, or NULL */
     const char *token_uri; /* the CA key's pkcs11: URI (--key-uri, or --import-ca's KEY) */
     int days, ra, ra_days;
 } init_opts;
@@ -78,6 +84,8 @@ static int token_options(init_opts *o)
     return 0;
 }
 
+static int check_options(init_opts *o, int ra_days_given);
+
 static int parse(int argc, char **argv, init_opts *o)
 {
     static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
@@ -86,6 +94,7 @@ static int parse(int argc, char **argv, init_opts *o)
                                              {"days", required_argument, NULL, 'n'},
                                              {"ra", no_argument, NULL, 'r'},
                                              {"ra-subject", required_argument, NULL, 'R'},
+                                             {"ra-sign", required_argument, NULL, 'S'},
                                              {"import-ca", required_argument, NULL, 'i'},
                                              {"ra-days", required_argument, NULL, 'D'},
                                              {"key-pass-file", required_argument, NULL, 'p'},
@@ -121,6 +130,9 @@ static int parse(int argc, char **argv, init_opts *o)
         case 'R':
             o->ra_subject = optarg;
             break;
+        case 'S':
+            o->ra_sign = optarg;
+            break;
         case 'D': {
             long days = 0;
             if (config_parse_long(optarg, 1, 36500, &days) != 0)
@@ -149,12 +161,32 @@ static int parse(int argc, char **argv, init_opts *o)
     }
     if (optind != argc)
         return cli_misuse("init", "unexpected argument '%s'", argv[optind]);
+    return check_options(o, ra_days_given);
+}
+
+static int known_spec(const char *spec)
+{
+    static const char *const specs[] = {"rsa:2048", "rsa:3072", "rsa:4096", "ec:P-256", "ec:P-384"};
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
+        if (strcmp(spec, specs[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The options that go together, after parsing. */
+static int check_options(init_opts *o, int ra_days_given)
+{
     if (o->dir == NULL)
         return cli_misuse("init", "--dir DIR is required");
     if ((o->subject == NULL) == (o->import_cert == NULL))
         return cli_misuse("init", "give either --subject DN or --import-ca CERT KEY");
     if (ra_days_given && !o->ra)
         return cli_misuse("init", "--ra-days goes with --ra");
+    if (o->ra_sign != NULL && !o->ra)
+        return cli_misuse("init", "--ra-sign goes with --ra");
+    if (o->ra_sign != NULL && !known_spec(o->ra_sign)) /* before anything is written */
+        return cli_bad_value("init", "--ra-sign", o->ra_sign,
+                             "rsa:2048, rsa:3072, rsa:4096, ec:P-256 or ec:P-384");
     return token_options(o);
 }
 
@@ -259,45 +291,73 @@ static int make_ca(const init_opts *o, const char *pass, EVP_PKEY **key, STACK_O
     return 0;
 }
 
-static X509_NAME *ra_name(const init_opts *o, X509 *ca_cert)
+/* The RA's subject: --ra-subject, or the CA's with CN + " RA"; cn_suffix added to its CN. */
+static X509_NAME *ra_name(const init_opts *o, X509 *ca_cert, const char *cn_suffix)
 {
-    if (o->ra_subject != NULL)
-        return ca_parse_name(o->ra_subject);
+    X509_NAME *given = o->ra_subject ? ca_parse_name(o->ra_subject) : NULL;
+    if (o->ra_subject != NULL && (given == NULL || cn_suffix[0] == '\0'))
+        return given;
+    const X509_NAME *base = given ? given : X509_get_subject_name(ca_cert);
     char cn[256] = "SCEP";
-    X509_NAME_get_text_by_NID(X509_get_subject_name(ca_cert), NID_commonName, cn, sizeof(cn));
-    X509_NAME *name = X509_NAME_dup(X509_get_subject_name(ca_cert));
+    X509_NAME_get_text_by_NID(base, NID_commonName, cn, sizeof(cn));
+    X509_NAME *name = X509_NAME_dup(base);
+    X509_NAME_free(given);
     int idx = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
     if (idx >= 0)
         X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, idx));
     char ra_cn[300];
-    snprintf(ra_cn, sizeof(ra_cn), "%s RA", cn);
+    snprintf(ra_cn, sizeof(ra_cn), "%s%s%s", cn, o->ra_subject ? "" : " RA", cn_suffix);
     if (name != NULL)
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (unsigned char *)ra_cn, -1, -1, 0);
     return name;
 }
 
-static int make_ra(const init_opts *o, X509 *ca_cert, EVP_PKEY *ca_key, const char *dir)
+/* One RA certificate: DIR/BASE.key and DIR/BASE.pem, its key of spec; signing: the RA signing
+ * certificate (digitalSignature only), else the RA (also keyEncipherment). */
+static int make_ra_cert(const init_opts *o, X509 *ca_cert, EVP_PKEY *ca_key, const char *base,
+                        const char *spec, int signing)
 {
-    X509_NAME *name = ra_name(o, ca_cert);
+    X509_NAME *name = ra_name(o, ca_cert, signing ? " signing" : "");
     if (name == NULL)
         return cli_fail("init", "cannot read the RA subject");
     char path[CONFIG_PATH + 16], ca_ref[CONFIG_PATH + 16], err[600] = "";
-    snprintf(path, sizeof(path), "%s/ra.key", dir);
-    snprintf(ca_ref, sizeof(ca_ref), "%s/ca.key", dir);
+    snprintf(path, sizeof(path), "%s/%s.key", o->dir, base);
+    snprintf(ca_ref, sizeof(ca_ref), "%s/ca.key", o->dir);
     /* In a token, beside the CA key (ra.key refers to it, as ca.key to the CA's). */
-    EVP_PKEY *key = o->token_uri ? token_key(ca_ref, "rsa:2048", path, err, sizeof(err))
-                                 : keys_new_pkey("rsa:2048");
-    X509 *cert = key ? ca_create_ra(ca_cert, ca_key, key, name, o->ra_days) : NULL;
+    EVP_PKEY *key =
+        o->token_uri ? token_key(ca_ref, spec, path, err, sizeof(err)) : keys_new_pkey(spec);
+    if (key == NULL && err[0] == '\0')
+        snprintf(err, sizeof(err), "unknown key type '%s'", spec);
+    X509 *cert = !key      ? NULL
+                 : signing ? ca_create_ra_sign(ca_cert, ca_key, key, name, o->ra_days)
+                           : ca_create_ra(ca_cert, ca_key, key, name, o->ra_days);
     int rc = cert ? 0 : cli_fail("init", "%s", err[0] ? err : "cannot create the RA certificate");
     if (rc == 0 && !o->token_uri && ca_write_key(path, key, err, sizeof(err)) != 0)
         rc = cli_fail("init", "%s", err);
-    snprintf(path, sizeof(path), "%s/ra.pem", dir);
+    snprintf(path, sizeof(path), "%s/%s.pem", o->dir, base);
     if (rc == 0 && ca_write_cert(path, cert, err, sizeof(err)) != 0)
         rc = cli_fail("init", "%s", err);
     X509_free(cert);
     EVP_PKEY_free(key);
     X509_NAME_free(name);
     return rc;
+}
+
+/* The RA (RSA-2048: clients encrypt to it) and, with --ra-sign, the RA signing certificate. */
+static int make_ra(const init_opts *o, X509 *ca_cert, EVP_PKEY *ca_key, config *c)
+{
+    if (make_ra_cert(o, ca_cert, ca_key, "ra", "rsa:2048", 0) != 0)
+        return EXIT_FAIL;
+    snprintf(c->ra_cert, sizeof(c->ra_cert), "ra.pem");
+    snprintf(c->ra_key, sizeof(c->ra_key), "ra.key");
+    if (o->ra_sign == NULL)
+        return 0;
+    if (make_ra_cert(o, ca_cert, ca_key, "ra-sign", o->ra_sign, 1) != 0)
+        return EXIT_FAIL;
+    snprintf(c->ra_sign_cert, sizeof(c->ra_sign_cert), "ra-sign.pem");
+    snprintf(c->ra_sign_key, sizeof(c->ra_sign_key), "ra-sign.key");
+    c->reply_signer = REPLY_SIGNER_BY_REQUEST;
+    return 0;
 }
 
 /* Records the CA certificate in the store: generations of the CA live there too. */
@@ -366,12 +426,8 @@ static int write_all(const init_opts *o, EVP_PKEY *key, STACK_OF(X509) * chain, 
     config_defaults(&c, o->dir);
     if (write_ca(o, key, chain, pass, &c) != 0)
         return EXIT_FAIL;
-    if (o->ra && make_ra(o, cert, key, o->dir) != 0)
+    if (o->ra && make_ra(o, cert, key, &c) != 0)
         return EXIT_FAIL;
-    if (o->ra) {
-        snprintf(c.ra_cert, sizeof(c.ra_cert), "ra.pem");
-        snprintf(c.ra_key, sizeof(c.ra_key), "ra.key");
-    }
     if (o->pass_file != NULL &&
         absolute(o->pass_file, c.ca_key_pass_file, sizeof(c.ca_key_pass_file)) != 0)
         return cli_fail("init", "%s: path too long", o->pass_file);

@@ -130,6 +130,19 @@ static void report(const config *c, store *st, X509 *cert)
         fprintf(stderr, "scepd ra-renew: warning: the RA ends with the CA at %s\n", until);
 }
 
+/* ra-renew renews ra_cert only: say so when an RA signing certificate is left as it was. */
+static void note_ra_sign(const config *c, const authority *ca)
+{
+    if (ca->ra_sign_cert == NULL)
+        return;
+    char until[32];
+    ca_time_text(ca_unix_time(X509_get0_notAfter(ca->ra_sign_cert)), until, sizeof(until));
+    fprintf(stderr,
+            "scepd ra-renew: note: the RA signing certificate (%s, valid until %s) is not "
+            "renewed: ra-renew renews ra_cert only\n",
+            c->ra_sign_cert, until);
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option longopts[] = {{"dir", required_argument, NULL, 'd'},
@@ -159,6 +172,8 @@ static int run(int argc, char **argv)
     X509 *cert = NULL;
     int rc = check_renewable(&ca, err, sizeof(err)) != 0 ? cli_fail("ra-renew", "%s", err)
                                                          : renew(&cfg, &ca, (int)days, &cert);
+    if (rc == 0)
+        note_ra_sign(&cfg, &ca);
     ca_free(&ca);
     if (rc == 0) {
         store *st = cli_open_store("ra-renew", &cfg);

@@ -27,6 +27,10 @@ typedef struct authority {
     EVP_PKEY *key;
     X509 *ra_cert; /* NULL in CA mode */
     EVP_PKEY *ra_key;
+    /* The RA signing certificate (ra_sign_cert; NULL: none) and which RA signs CertReps. */
+    X509 *ra_sign_cert;
+    EVP_PKEY *ra_sign_key;
+    reply_signer reply_signer;
     STACK_OF(X509) * chain; /* CA certificate, then any intermediates above it */
     ca_gen next;
     ca_gen prev;
@@ -68,9 +72,17 @@ int ca_self_signed(X509 *cert);
 /* Whether cert was issued by a generation of this CA (current, next or previous). */
 int ca_issued(const authority *ca, X509 *cert);
 
-/* The certificate that signs CertReps: the RA in RA mode, else the CA. */
+/* The certificate that signs CertReps by default: the RA in RA mode, else the CA. Also the
+ * signer of GetNextCACert. */
 X509 *ca_reply_cert(const authority *ca);
 EVP_PKEY *ca_reply_key(const authority *ca);
+
+/* Whether a CertRep signed with reply_signer `mode` comes from the RA signing certificate
+ * (when there is one) for a request whose signer's key is EC (request_ec) or not. */
+int ca_signs_with_ra_sign(reply_signer mode, int have_ra_sign, int request_ec);
+/* The certificate and key that sign the CertRep to a request signed by request_signer (NULL:
+ * not known): ca_reply_cert/key, or the RA signing certificate as reply_signer says. */
+void ca_reply_signer(const authority *ca, X509 *request_signer, X509 **cert, EVP_PKEY **key);
 
 /* Loading single objects through OSSL_STORE (a path or a URI such as file:... or pkcs11:...);
  * keys through the key seam (keys/keys.h), which hands out the EVP_PKEY. */

@@ -69,8 +69,8 @@ X509 *ca_create_root(EVP_PKEY *key, const X509_NAME *subject, int days)
     return cert;
 }
 
-X509 *ca_create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509_NAME *subject,
-                   int days)
+static X509 *create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509_NAME *subject,
+                       int days, const char *key_usage)
 {
     X509 *cert = new_cert(ra_key, subject, X509_get_subject_name(ca_cert), days);
     if (cert == NULL)
@@ -78,7 +78,7 @@ X509 *ca_create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509
     if (ASN1_TIME_compare(X509_get0_notAfter(cert), X509_get0_notAfter(ca_cert)) > 0)
         X509_set1_notAfter(cert, X509_get0_notAfter(ca_cert));
     if (!add_ext(cert, ca_cert, NID_basic_constraints, "critical,CA:FALSE") ||
-        !add_ext(cert, ca_cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
+        !add_ext(cert, ca_cert, NID_key_usage, key_usage) ||
         !add_ext(cert, ca_cert, NID_subject_key_identifier, "hash") ||
         !add_ext(cert, ca_cert, NID_authority_key_identifier, "keyid:always") ||
         X509_sign(cert, ca_key, EVP_sha256()) <= 0) {
@@ -86,6 +86,19 @@ X509 *ca_create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509
         return NULL;
     }
     return cert;
+}
+
+X509 *ca_create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509_NAME *subject,
+                   int days)
+{
+    return create_ra(ca_cert, ca_key, ra_key, subject, days,
+                     "critical,digitalSignature,keyEncipherment");
+}
+
+X509 *ca_create_ra_sign(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *key, const X509_NAME *subject,
+                        int days)
+{
+    return create_ra(ca_cert, ca_key, key, subject, days, "critical,digitalSignature");
 }
 
 /* Writes what PEM put in mem to path (mode 0644; FILE_KEEP: never over an existing file). */

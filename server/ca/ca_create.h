@@ -15,6 +15,10 @@ X509 *ca_create_root(EVP_PKEY *key, const X509_NAME *subject, int days);
  * days but never past the CA. */
 X509 *ca_create_ra(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *ra_key, const X509_NAME *subject,
                    int days);
+/* The same for an RA signing certificate: keyUsage digitalSignature only (its key may be EC:
+ * nobody encrypts to it). */
+X509 *ca_create_ra_sign(X509 *ca_cert, EVP_PKEY *ca_key, EVP_PKEY *key, const X509_NAME *subject,
+                        int days);
 
 /* Writes a private key as unencrypted PKCS#8 PEM with mode 0600, durably (file_write_atomic,
  * refusing to overwrite), through the key seam (keystore save). */

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <time.h>
 
-/* Calls check(cert, what) for the CA, each certificate above it, then the RA; stops at the
+/* Calls check(cert, what) for the CA, each certificate above it, then the RA (and the RA
+ * signing certificate); stops at the
  * first that returns non-zero. */
 typedef int (*cert_check)(const X509 *cert, const char *what, void *arg);
 
@@ -31,6 +32,8 @@ static int each_cert(const authority *ca, cert_check check, void *arg)
     }
     if (rc == 0 && ca->ra_cert != NULL)
         rc = check(ca->ra_cert, "RA", arg);
+    if (rc == 0 && ca->ra_sign_cert != NULL)
+        rc = check(ca->ra_sign_cert, "RA signing", arg);
     return rc;
 }
 

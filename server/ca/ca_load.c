@@ -242,6 +242,51 @@ static STACK_OF(X509) * load_chain(const config *c, char *err, size_t errlen)
     return chain;
 }
 
+/* A certificate and its (unencrypted) key, as the config names them; what: for the error. */
+static int load_named_pair(const config *c, const char *cert_name, const char *key_name,
+                           const char *what, X509 **cert, EVP_PKEY **key, char *err, size_t errlen)
+{
+    char path[CONFIG_PATH];
+    config_path(c, cert_name, path, sizeof(path));
+    if ((*cert = ca_load_cert(path, err, errlen)) == NULL)
+        return -1;
+    config_path(c, key_name, path, sizeof(path));
+    if ((*key = ca_load_key(path, err, errlen)) == NULL)
+        return -1;
+    return pair_matches(*cert, *key, what, err, errlen);
+}
+
+/* The RA signing certificate: issued by the CA, for signatures, its key RSA or EC. */
+static int load_ra_sign(authority *ca, const config *c, char *err, size_t errlen)
+{
+    ca->reply_signer = c->reply_signer;
+    if (c->ra_sign_cert[0] == '\0') {
+        if (c->reply_signer == REPLY_SIGNER_RA)
+            return 0;
+        snprintf(err, errlen, "reply_signer = %s needs an RA signing certificate (ra_sign_cert)",
+                 c->reply_signer == REPLY_SIGNER_RA_SIGN ? "ra-sign" : "by-request");
+        return -1;
+    }
+    if (load_named_pair(c, c->ra_sign_cert, c->ra_sign_key, "RA signing", &ca->ra_sign_cert,
+                        &ca->ra_sign_key, err, errlen) != 0)
+        return -1;
+    if (!issued_by(ca->cert, ca->ra_sign_cert)) {
+        snprintf(err, errlen, "the RA signing certificate (%s) is not issued by the CA",
+                 c->ra_sign_cert);
+        return -1;
+    }
+    if (!(X509_get_key_usage(ca->ra_sign_cert) & KU_DIGITAL_SIGNATURE)) {
+        snprintf(err, errlen, "the RA signing certificate (%s) has no keyUsage digitalSignature",
+                 c->ra_sign_cert);
+        return -1;
+    }
+    if (!EVP_PKEY_is_a(ca->ra_sign_key, "RSA") && !EVP_PKEY_is_a(ca->ra_sign_key, "EC")) {
+        snprintf(err, errlen, "the RA signing key must be RSA or EC");
+        return -1;
+    }
+    return 0;
+}
+
 static int load_ca(authority *ca, const config *c, const char *pass, char *err, size_t errlen)
 {
     char path[CONFIG_PATH];
@@ -253,20 +298,20 @@ static int load_ca(authority *ca, const config *c, const char *pass, char *err, 
     if ((ca->key = ca_load_key_pass(path, pass, err, errlen)) == NULL ||
         pair_matches(ca->cert, ca->key, "CA", err, errlen) != 0)
         return -1;
+    if (c->ra_cert[0] == '\0' && (c->ra_sign_cert[0] != '\0' || c->reply_signer != 0)) {
+        snprintf(err, errlen, "ra_sign_cert and reply_signer are for RA mode: set ra_cert too");
+        return -1;
+    }
     if (c->ra_cert[0] == '\0')
         return 0;
-    config_path(c, c->ra_cert, path, sizeof(path));
-    if ((ca->ra_cert = ca_load_cert(path, err, errlen)) == NULL)
-        return -1;
-    config_path(c, c->ra_key, path, sizeof(path));
-    if ((ca->ra_key = ca_load_key(path, err, errlen)) == NULL ||
-        pair_matches(ca->ra_cert, ca->ra_key, "RA", err, errlen) != 0)
+    if (load_named_pair(c, c->ra_cert, c->ra_key, "RA", &ca->ra_cert, &ca->ra_key, err, errlen) !=
+        0)
         return -1;
     if (!EVP_PKEY_is_a(ca->ra_key, "RSA")) {
         snprintf(err, errlen, "the RA key must be RSA (clients encrypt to it)");
         return -1;
     }
-    return 0;
+    return load_ra_sign(ca, c, err, errlen);
 }
 
 /* Where the token of pkcs11: keys is, when their URIs do not say. */
@@ -300,6 +345,8 @@ void ca_free(authority *ca)
     EVP_PKEY_free(ca->key);
     X509_free(ca->ra_cert);
     EVP_PKEY_free(ca->ra_key);
+    X509_free(ca->ra_sign_cert);
+    EVP_PKEY_free(ca->ra_sign_key);
     sk_X509_pop_free(ca->chain, X509_free);
     gen_free(&ca->next);
     gen_free(&ca->prev);
@@ -349,6 +396,24 @@ X509 *ca_reply_cert(const authority *ca)
 EVP_PKEY *ca_reply_key(const authority *ca)
 {
     return key_for_thread(ca->ra_key ? ca->ra_key : ca->key);
+}
+
+int ca_signs_with_ra_sign(reply_signer mode, int have_ra_sign, int request_ec)
+{
+    if (!have_ra_sign)
+        return 0;
+    return mode == REPLY_SIGNER_RA_SIGN || (mode == REPLY_SIGNER_BY_REQUEST && request_ec);
+}
+
+void ca_reply_signer(const authority *ca, X509 *request_signer, X509 **cert, EVP_PKEY **key)
+{
+    /* A client that signs with ECDSA verifies ECDSA (strongSwan pki signs and verifies RSA
+     * only): by-request answers each in its own kind. */
+    EVP_PKEY *theirs = request_signer ? X509_get0_pubkey(request_signer) : NULL;
+    int ec = theirs != NULL && EVP_PKEY_get_base_id(theirs) == EVP_PKEY_EC;
+    int ra_sign = ca_signs_with_ra_sign(ca->reply_signer, ca->ra_sign_cert != NULL, ec);
+    *cert = ra_sign ? ca->ra_sign_cert : ca_reply_cert(ca);
+    *key = ra_sign ? ca->ra_sign_key : ca_reply_key(ca);
 }
 
 int ca_load_current(authority *ca, const config *c, char *err, size_t errlen)

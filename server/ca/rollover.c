@@ -99,6 +99,15 @@ static int make_next_ra(keystore *ks, const config *c, X509 *next_cert, EVP_PKEY
 static int create_next(keystore *ks, const config *c, store *st, const authority *ca,
                        time_t switch_at, int days, const char *pass, char *err, size_t errlen)
 {
+    if (ca->ra_sign_cert != NULL) {
+        /* Not made for the next CA yet: after the switch it would not chain, and the server
+         * would refuse to load. Refused here rather than left half done. */
+        snprintf(err, errlen,
+                 "a rollover does not make a next RA signing certificate yet: remove "
+                 "ra_sign_cert, ra_sign_key and reply_signer from scepd.conf first (the RA then "
+                 "signs every CertRep), roll over, and issue a new one from the new CA");
+        return -1;
+    }
     if (days <= 0) {
         time_t from = (time_t)ca_unix_time(X509_get0_notBefore(ca->cert));
         time_t until = (time_t)ca_unix_time(X509_get0_notAfter(ca->cert));

@@ -210,6 +210,7 @@ typedef enum kind {
     K_LONG,
     K_APPROVE,
     K_LOGFMT,
+    K_REPLY_SIGNER,
     K_WINDOW,
     K_CRL_URL,
     K_VALIDATE_URL,
@@ -262,6 +263,9 @@ static const option_row options[] = {
     FILE_NAME("ca_key", ca_key, OPT_SECRET),
     FILE_NAME("ra_cert", ra_cert, 0),
     FILE_NAME("ra_key", ra_key, OPT_SECRET),
+    FILE_NAME("ra_sign_cert", ra_sign_cert, 0),
+    FILE_NAME("ra_sign_key", ra_sign_key, OPT_SECRET),
+    {"reply_signer", K_REPLY_SIGNER, FIELD(reply_signer), 0, 0, 0},
     FILE_NAME("ca_chain", ca_chain, 0),
     FILE_NAME("ca_dir", ca_dir, 0),
     FILE_NAME("ca_key_pass_file", ca_key_pass_file, OPT_SECRET),
@@ -412,6 +416,9 @@ static void expected(const option_row *row, char *out, size_t len)
     case K_LOGFMT:
         snprintf(out, len, "text or json");
         return;
+    case K_REPLY_SIGNER:
+        snprintf(out, len, "ra, ra-sign or by-request");
+        return;
     case K_WINDOW:
         snprintf(out, len, "a share of the lifetime (0%% to 100%%) or days before expiry (30d)");
         return;
@@ -445,6 +452,19 @@ static int set_number(const option_row *row, char *base, const char *value)
     else
         *(long *)(void *)base = n;
     return 0;
+}
+
+/* reply_signer's values, by enum reply_signer. */
+static const char *const reply_signer_names[] = {"ra", "ra-sign", "by-request"};
+
+static int parse_reply_signer(const char *value, reply_signer *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(value, reply_signer_names[i]) == 0) {
+            *out = (reply_signer)i;
+            return 0;
+        }
+    return -1;
 }
 
 static int set_by_row(config *c, const option_row *row, const char *value)
@@ -486,6 +506,8 @@ static int set_by_row(config *c, const option_row *row, const char *value)
             return -1;
         c->log_format = strcmp(value, "text") ? LOG_JSON : LOG_TEXT;
         return 0;
+    case K_REPLY_SIGNER:
+        return parse_reply_signer(value, &c->reply_signer);
     }
     return -1;
 }
@@ -886,6 +908,16 @@ int config_read_validate_secret(config *c, char *err, size_t errlen)
                        err, errlen);
 }
 
+static void write_ra_sign(const config *c, FILE *f)
+{
+    if (c->ra_sign_cert[0] != '\0')
+        fprintf(f,
+                "# The RA signing certificate (keyUsage digitalSignature), and which RA signs a\n"
+                "# CertRep: ra, ra-sign, or by-request (ra-sign for a request signed with EC).\n"
+                "ra_sign_cert = %s\nra_sign_key = %s\nreply_signer = %s\n",
+                c->ra_sign_cert, c->ra_sign_key, reply_signer_names[c->reply_signer]);
+}
+
 static void write_text(const config *c, FILE *f)
 {
     fprintf(f,
@@ -908,6 +940,7 @@ static void write_text(const config *c, FILE *f)
                 "# RA mode: clients encrypt to the RA, the RA signs replies.\n"
                 "ra_cert = %s\nra_key = %s\n",
                 c->ra_cert, c->ra_key);
+    write_ra_sign(c, f);
     fprintf(f,
             "store = %s\n\n"
             "listen = %s\n"

@@ -6,6 +6,12 @@
 
 typedef enum approve_mode { APPROVE_AUTO = 0, APPROVE_MANUAL = 1 } approve_mode;
 typedef enum log_format { LOG_TEXT = 0, LOG_JSON = 1 } log_format;
+/* reply_signer: which RA certificate signs a CertRep in RA mode (ca_reply_signer). */
+typedef enum reply_signer {
+    REPLY_SIGNER_RA = 0,     /* "ra": the RA (ra_cert) */
+    REPLY_SIGNER_RA_SIGN,    /* "ra-sign": the RA signing certificate (ra_sign_cert) */
+    REPLY_SIGNER_BY_REQUEST, /* "by-request": ra_sign_cert when the request is signed with EC */
+} reply_signer;
 
 #define CONFIG_PATH 1024
 #define CONFIG_SECRET 256
@@ -41,6 +47,11 @@ typedef struct config {
     char ca_key[CONFIG_PATH];
     char ra_cert[CONFIG_PATH]; /* empty: CA mode */
     char ra_key[CONFIG_PATH];
+    /* An RA certificate that only signs CertReps (keyUsage digitalSignature; its key may be EC);
+     * empty: none. Which RA signs is reply_signer's. */
+    char ra_sign_cert[CONFIG_PATH];
+    char ra_sign_key[CONFIG_PATH];
+    reply_signer reply_signer;
     char ca_chain[CONFIG_PATH];         /* empty: no certificates above the CA (or in ca_cert) */
     char ca_key_pass_file[CONFIG_PATH]; /* empty: the CA keys are not encrypted */
     char pkcs11_module[CONFIG_PATH];    /* the PKCS#11 module of pkcs11: keys (docs/hsm.md) */

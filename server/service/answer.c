@@ -20,13 +20,16 @@ int exchange_answer_with(exchange *x, scep_pki_status status, int fail_info, con
     if (crl != NULL)
         sk_X509_CRL_push(crls, crl);
     const authority *ca = x->ca;
+    X509 *signer_cert = NULL;
+    EVP_PKEY *signer_key = NULL;
+    ca_reply_signer(ca, x->req ? x->req->signer_cert : NULL, &signer_cert, &signer_key);
     scep_reply_params rp = {.status = status,
                             .fail_info = fail_info,
                             .fail_info_text = text,
                             .certs = certs,
                             .crls = crls,
-                            .signer_cert = ca_reply_cert(ca),
-                            .signer_key = ca_reply_key(ca),
+                            .signer_cert = signer_cert,
+                            .signer_key = signer_key,
                             .password = x->password[0] ? x->password : NULL};
     reply *out = x->out;
     reply_free(out); /* what was built before: a SUCCESS the store then refused */

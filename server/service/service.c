@@ -46,6 +46,10 @@ static scep_err encode_ca_body(const server *srv, const config *c, era *e)
     STACK_OF(X509) *certs = sk_X509_new_null();
     if (ca->ra_cert != NULL)
         sk_X509_push(certs, ca->ra_cert);
+    /* Then the RA signing certificate, to verify CertReps with (sscep and strongSwan pick by
+     * keyUsage); not in the RA-alone answer (micromdm's client encrypts to every one). */
+    if (ca->ra_sign_cert != NULL && c->getcacert_include_ca)
+        sk_X509_push(certs, ca->ra_sign_cert);
     for (int i = 0; (c->getcacert_include_ca || ca->ra_cert == NULL) && i < sk_X509_num(ca->chain);
          i++)
         sk_X509_push(certs, sk_X509_value(ca->chain, i));

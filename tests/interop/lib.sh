@@ -84,17 +84,25 @@ reload_scepd() {
 
 # new_ca DIR [init flags...]: a fresh CA directory. With SCEP_TEST_TOKEN_URI set (tests/hsm/run-all
 # does that), its keys are made in that PKCS#11 token instead of files. INTEROP_CA_KEY (a --key
-# SPEC, e.g. ec:P-256) sets the CA key of every suite (ec_ca.sh runs RA-mode suites with it).
+# SPEC, e.g. ec:P-256) sets the CA key of every suite (ec_ca.sh runs RA-mode suites with it);
+# INTEROP_RA_SIGN (a SPEC) adds an RA signing certificate to every RA-mode CA, answering with
+# reply_signer = INTEROP_REPLY_SIGNER (default by-request, what init writes).
 new_ca() {
   local dir=$1; shift
-  local token=()
+  local token=() sign=()
+  if [ -n "${INTEROP_RA_SIGN:-}" ] && [[ " $* " == *" --ra "* ]]; then
+    sign=(--ra-sign "$INTEROP_RA_SIGN")
+  fi
   if [ -n "${SCEP_TEST_TOKEN_URI:-}" ]; then
     token=(--key-uri "$SCEP_TEST_TOKEN_URI;object=$NAME-$(basename "$dir")-$$-$RANDOM"
       --pkcs11-module "$SCEP_TEST_PKCS11_MODULE" --pkcs11-pin-file "$SCEP_TEST_PIN_FILE")
   fi
   "$SCEPD" init --dir "$dir" --subject "CN=Interop CA,O=scep tests" "${token[@]}" \
-    ${INTEROP_CA_KEY:+--key "$INTEROP_CA_KEY"} "$@" \
+    ${INTEROP_CA_KEY:+--key "$INTEROP_CA_KEY"} "${sign[@]}" "$@" \
     > "$dir.init.txt" || fail "scepd init $*"
+  if [ ${#sign[@]} -gt 0 ] && [ -n "${INTEROP_REPLY_SIGNER:-}" ]; then
+    sed -i "s/^reply_signer = .*/reply_signer = $INTEROP_REPLY_SIGNER/" "$dir/scepd.conf"
+  fi
 }
 
 # start_scepd DIR [serve flags...]: serves DIR on a free loopback port; sets PORT and URL.

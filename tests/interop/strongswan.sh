@@ -15,6 +15,21 @@ pki_quiet --scepca --url "$URL" --caout ca.pem --raout ra.pem --outform pem > sc
   || fail "pki --scepca failed: $(tail -n 3 scepca.txt)"
 cmp -s <(openssl x509 -in ca.pem -outform DER) <(openssl x509 -in "$CA/ca.pem" -outform DER) \
   || fail "GetCACert did not return our CA certificate"
+# With an RA signing certificate (INTEROP_RA_SIGN) pki writes both RA certificates, ra.pem and
+# ra-2.pem in an order of its own: ra.pem becomes the RSA RA, ra-sign.pem the signing one.
+if [ -n "${INTEROP_RA_SIGN:-}" ]; then
+  [ -f ra-2.pem ] || fail "pki --scepca wrote one RA certificate, not the RA and the signing one"
+  for f in ra.pem ra-2.pem; do
+    if cmp -s <(openssl x509 -in $f -outform DER) <(openssl x509 -in "$CA/ra.pem" -outform DER); then
+      cp $f ra-enc.pem
+    else
+      cp $f ra-sign.pem
+    fi
+  done
+  mv ra-enc.pem ra.pem
+  cmp -s <(openssl x509 -in ra-sign.pem -outform DER) <(openssl x509 -in "$CA/ra-sign.pem" -outform DER) \
+    || fail "GetCACert did not return our RA signing certificate"
+fi
 cmp -s <(openssl x509 -in ra.pem -outform DER) <(openssl x509 -in "$CA/ra.pem" -outform DER) \
   || fail "GetCACert did not return our RA certificate"
 ok "pki --scepca gets the CA and RA certificates (degenerate PKCS#7)"

@@ -519,6 +519,136 @@ static void test_paths_from_flags(void **state)
     assert_string_equal(c.ca_cert, "rel.pem");
 }
 
+/* Which RA signs a CertRep: reply_signer, the RA signing certificate, the request's key. */
+static void test_reply_signer_choice(void **state)
+{
+    (void)state;
+    /* The rule alone: by-request follows the request's key, ra-sign always, ra never; no
+     * signing certificate, always the RA. */
+    assert_false(ca_signs_with_ra_sign(REPLY_SIGNER_RA, 1, 1));
+    assert_true(ca_signs_with_ra_sign(REPLY_SIGNER_RA_SIGN, 1, 0));
+    assert_true(ca_signs_with_ra_sign(REPLY_SIGNER_BY_REQUEST, 1, 1));
+    assert_false(ca_signs_with_ra_sign(REPLY_SIGNER_BY_REQUEST, 1, 0));
+    assert_false(ca_signs_with_ra_sign(REPLY_SIGNER_RA_SIGN, 0, 1));
+
+    const tu_ca *t = tu_test_ca();
+    EVP_PKEY *sign_key = tu_ec_key("P-256", 0);
+    X509 *sign =
+        tu_cert(sign_key, "Test RA signing", t->ca_cert, t->ca_key, 0, KU_DIGITAL_SIGNATURE, 30);
+    X509 *ec_client = tu_cert(tu_ec_key("P-256", 1), "ec-client", NULL, NULL, 0, 0, 1);
+    X509 *rsa_client = tu_cert(tu_rsa_key(2048, 1), "rsa-client", NULL, NULL, 0, 0, 1);
+    authority a = {.cert = t->ca_cert,
+                   .key = t->ca_key,
+                   .ra_cert = t->ra_cert,
+                   .ra_key = t->ra_key,
+                   .ra_sign_cert = sign,
+                   .ra_sign_key = sign_key,
+                   .reply_signer = REPLY_SIGNER_BY_REQUEST};
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
+    ca_reply_signer(&a, ec_client, &cert, &key);
+    assert_ptr_equal(cert, sign);
+    assert_ptr_equal(key, sign_key);
+    ca_reply_signer(&a, rsa_client, &cert, &key);
+    assert_ptr_equal(cert, t->ra_cert);
+    assert_ptr_equal(key, t->ra_key);
+    ca_reply_signer(&a, NULL, &cert, &key); /* signer unknown: the RA, which everyone verifies */
+    assert_ptr_equal(cert, t->ra_cert);
+    a.reply_signer = REPLY_SIGNER_RA_SIGN;
+    ca_reply_signer(&a, rsa_client, &cert, &key);
+    assert_ptr_equal(cert, sign);
+    a.reply_signer = REPLY_SIGNER_RA;
+    ca_reply_signer(&a, ec_client, &cert, &key);
+    assert_ptr_equal(cert, t->ra_cert);
+    /* CA mode: the CA signs, whatever the setting says. */
+    authority ca_mode = {
+        .cert = t->ca_cert, .key = t->ca_key, .reply_signer = REPLY_SIGNER_RA_SIGN};
+    ca_reply_signer(&ca_mode, ec_client, &cert, &key);
+    assert_ptr_equal(cert, t->ca_cert);
+    assert_ptr_equal(key, t->ca_key);
+
+    config c;
+    char err[160];
+    config_defaults(&c, NULL);
+    assert_int_equal(c.reply_signer, REPLY_SIGNER_RA);
+    assert_int_equal(config_set(&c, "reply_signer", "by-request", err, sizeof(err)), 0);
+    assert_int_equal(c.reply_signer, REPLY_SIGNER_BY_REQUEST);
+    assert_int_equal(config_set(&c, "reply_signer", "ra-sign", err, sizeof(err)), 0);
+    assert_int_equal(c.reply_signer, REPLY_SIGNER_RA_SIGN);
+    assert_int_equal(config_set(&c, "reply_signer", "ecdsa", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "ra, ra-sign or by-request"));
+    X509_free(sign);
+    X509_free(ec_client);
+    X509_free(rsa_client);
+}
+
+/* Writes cert and key as NAME.pem and NAME.key in dir. */
+static void write_pair(const char *dir, const char *name, X509 *cert, EVP_PKEY *key)
+{
+    char path[300], err[200];
+    snprintf(path, sizeof(path), "%s/%s.pem", dir, name);
+    unlink(path);
+    assert_int_equal(ca_write_cert(path, cert, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+    unlink(path);
+    assert_int_equal(ca_write_key(path, key, err, sizeof(err)), 0);
+}
+
+/* ca_load takes an RA signing certificate only in RA mode, issued by the CA, for signatures. */
+static void test_load_ra_sign(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/scep-ra-sign-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const tu_ca *t = tu_test_ca();
+    EVP_PKEY *sign_key = tu_ec_key("P-256", 2);
+    write_pair(dir, "ca", t->ca_cert, t->ca_key);
+    write_pair(dir, "ra", t->ra_cert, t->ra_key);
+    config c;
+    config_defaults(&c, dir);
+    snprintf(c.ra_sign_cert, sizeof(c.ra_sign_cert), "ra-sign.pem");
+    snprintf(c.ra_sign_key, sizeof(c.ra_sign_key), "ra-sign.key");
+    authority a;
+    char err[300];
+    assert_int_equal(ca_load(&a, &c, err, sizeof(err)), -1); /* CA mode */
+    assert_non_null(strstr(err, "for RA mode"));
+    snprintf(c.ra_cert, sizeof(c.ra_cert), "ra.pem");
+    snprintf(c.ra_key, sizeof(c.ra_key), "ra.key");
+    /* Issued by someone else: refused. */
+    X509 *self = tu_cert(sign_key, "Stranger", NULL, NULL, 0, KU_DIGITAL_SIGNATURE, 30);
+    write_pair(dir, "ra-sign", self, sign_key);
+    assert_int_equal(ca_load(&a, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not issued by the CA"));
+    /* For encryption only: refused. */
+    X509 *enc =
+        tu_cert(sign_key, "Test RA signing", t->ca_cert, t->ca_key, 0, KU_KEY_ENCIPHERMENT, 30);
+    write_pair(dir, "ra-sign", enc, sign_key);
+    assert_int_equal(ca_load(&a, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "digitalSignature"));
+    X509 *good =
+        tu_cert(sign_key, "Test RA signing", t->ca_cert, t->ca_key, 0, KU_DIGITAL_SIGNATURE, 30);
+    write_pair(dir, "ra-sign", good, sign_key);
+    c.reply_signer = REPLY_SIGNER_BY_REQUEST;
+    assert_int_equal(ca_load(&a, &c, err, sizeof(err)), 0);
+    assert_int_equal(X509_cmp(a.ra_sign_cert, good), 0);
+    assert_int_equal(a.reply_signer, REPLY_SIGNER_BY_REQUEST);
+    ca_free(&a);
+    /* A signer asked for that is not there: refused, never a silent RA. */
+    c.ra_sign_cert[0] = c.ra_sign_key[0] = '\0';
+    assert_int_equal(ca_load(&a, &c, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "needs an RA signing certificate"));
+    X509_free(self);
+    X509_free(enc);
+    X509_free(good);
+    const char *names[] = {"ca.pem", "ca.key", "ra.pem", "ra.key", "ra-sign.pem", "ra-sign.key"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[300];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +666,8 @@ int main(void)
         cmocka_unit_test(test_listen_addresses),
         cmocka_unit_test(test_reload_changes),
         cmocka_unit_test(test_paths_from_flags),
+        cmocka_unit_test(test_reply_signer_choice),
+        cmocka_unit_test(test_load_ra_sign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
