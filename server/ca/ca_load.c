@@ -413,7 +413,7 @@ void ca_reply_signer(const authority *ca, X509 *request_signer, X509 **cert, EVP
     int ec = theirs != NULL && EVP_PKEY_get_base_id(theirs) == EVP_PKEY_EC;
     int ra_sign = ca_signs_with_ra_sign(ca->reply_signer, ca->ra_sign_cert != NULL, ec);
     *cert = ra_sign ? ca->ra_sign_cert : ca_reply_cert(ca);
-    *key = ra_sign ? ca->ra_sign_key : ca_reply_key(ca);
+    *key = ra_sign ? key_for_thread(ca->ra_sign_key) : ca_reply_key(ca);
 }
 
 int ca_load_current(authority *ca, const config *c, char *err, size_t errlen)
