@@ -107,8 +107,12 @@ static void test_audit(void **state)
     (void)state;
     log_case c = {.fmt = LOG_TEXT,
                   .audit = 1,
-                  .e = {.event = "issue", .subject = "CN=a \"b\"", .serial = "0A1B", .peer = "::1",
-                     .by = "policy", .transaction_id = "t1"}};
+                  .e = {.event = "issue",
+                        .subject = "CN=a \"b\"",
+                        .serial = "0A1B",
+                        .peer = "::1",
+                        .by = "policy",
+                        .transaction_id = "t1"}};
     char *line = written(write_case, &c);
     assert_string_equal(after_time(line),
                         " scepd: audit issue serial=0A1B subject=\"CN=a ?b?\" sans=\"-\" peer=::1 "
@@ -116,10 +120,11 @@ static void test_audit(void **state)
     free(line);
     c.fmt = LOG_JSON;
     line = written(write_case, &c);
-    assert_string_equal(after_time(line + 9),
-                        "\",\"audit\":\"issue\",\"serial\":\"0A1B\",\"subject\":\"CN=a \\\"b\\\"\","
-                        "\"sans\":\"-\",\"peer\":\"::1\",\"by\":\"policy\",\"transactionID\":\"t1\","
-                        "\"detail\":\"-\"}\n");
+    assert_string_equal(
+        after_time(line + 9),
+        "\",\"audit\":\"issue\",\"serial\":\"0A1B\",\"subject\":\"CN=a \\\"b\\\"\","
+        "\"sans\":\"-\",\"peer\":\"::1\",\"by\":\"policy\",\"transactionID\":\"t1\","
+        "\"detail\":\"-\"}\n");
     free(line);
 }
 
