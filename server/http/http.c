@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,9 +57,10 @@ typedef struct http_req {
     char *query; /* raw, not percent-decoded; "" when none */
     int is_crl;  /* the path asks for a CRL: 1 .../crl/ca.crl, 2 .../crl/prev.crl, 3 by key id */
     char crl_key[STORE_KEY_ID];
-    char profile[33]; /* /scep/NAME/...: NAME (the service checks it); "": the default */
-    unsigned char *body;
+    char profile[33];    /* /scep/NAME/...: NAME (the service checks it); "": the default */
+    unsigned char *body; /* the connection's buffer (http_conn.body), borrowed */
     size_t body_len;
+    size_t declared; /* Content-Length; 0 when none */
     int started;
     int too_large;
     int too_many_params;
@@ -85,15 +87,33 @@ typedef struct http_conn {
     http_req req;
     int in_request; /* a request line arrived and its request has not completed */
     size_t uri_len;
+    /* The request bodies' buffer, kept from one request to the next on a kept-alive
+     * connection: no allocation (nor the heap's consolidation a large one triggers) per
+     * request. One past BODY_KEEP is freed when its request ends. */
+    unsigned char *body;
+    size_t body_cap;
 } http_conn;
+
+/* The most a connection keeps between requests: a SCEP request's body is 2-8 KiB. */
+#define BODY_KEEP (16 * 1024)
 
 static void req_clear(http_req *r)
 {
     if (r->has_reply)
         reply_free(&r->rep);
     free(r->query);
-    free(r->body);
     memset(r, 0, sizeof(*r));
+}
+
+/* The request ended: its body is forgotten, a large buffer given back. */
+static void conn_req_clear(http_conn *hc)
+{
+    req_clear(&hc->req);
+    if (hc->body_cap > BODY_KEEP) {
+        free(hc->body);
+        hc->body = NULL;
+        hc->body_cap = 0;
+    }
 }
 
 static void close_thread_worker(void *w)
@@ -173,7 +193,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     if (hc == NULL)
         return NULL;
     http_req *r = &hc->req;
-    req_clear(r);
+    conn_req_clear(hc);
     hc->in_request = 1;
     hc->uri_len = strlen(uri);
     guard_request_begin(h->guard, hc->guard);
@@ -199,7 +219,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     http_conn *hc = *con_cls;
     if (hc != NULL) {
-        req_clear(&hc->req);
+        conn_req_clear(hc);
         hc->in_request = 0;
         guard_answer_end(h->guard, hc->guard);
     }
@@ -337,6 +357,7 @@ static void conn_close(http_server *h, http_conn *hc)
         guard_log(h->guard, GUARD_EV_DROPPED, hc->guard, line);
     }
     req_clear(&hc->req);
+    free(hc->body);
     guard_close(h->guard, hc->guard);
     free(hc);
 }
@@ -499,20 +520,38 @@ static enum MHD_Result respond(http_server *h, struct MHD_Connection *conn, cons
     return MHD_YES;
 }
 
-static void take_body(http_req *r, size_t max, const char *data, size_t len)
+/* Room for need bytes of body: at once what Content-Length declared when that is small (a
+ * large declared length is not trusted before its bytes come), else double. */
+static size_t body_room(const http_conn *hc, size_t need, size_t max)
 {
+    size_t cap = hc->req.declared > need && hc->req.declared <= BODY_KEEP ? hc->req.declared : need;
+    if (cap < 2 * hc->body_cap)
+        cap = 2 * hc->body_cap;
+    return cap < max ? cap : max;
+}
+
+/* The body's bytes so far and these, counted against max, in the connection's buffer. */
+static void take_body(http_conn *hc, size_t max, const char *data, size_t len)
+{
+    http_req *r = &hc->req;
     if (r->too_large || len > max - r->body_len) {
         r->too_large = 1;
         return;
     }
-    unsigned char *grown = realloc(r->body, r->body_len + len);
-    if (grown == NULL) {
-        r->too_large = 1;
-        return;
+    size_t need = r->body_len + len;
+    if (need > hc->body_cap) {
+        size_t cap = body_room(hc, need, max);
+        unsigned char *grown = realloc(hc->body, cap);
+        if (grown == NULL) {
+            r->too_large = 1;
+            return;
+        }
+        hc->body = grown;
+        hc->body_cap = cap;
     }
-    memcpy(grown + r->body_len, data, len);
-    r->body = grown;
-    r->body_len += len;
+    memcpy(hc->body + r->body_len, data, len);
+    r->body = hc->body;
+    r->body_len = need;
 }
 
 /* A body past max_body while it arrives (chunked, or longer than declared). libmicrohttpd 0.9.75
@@ -541,14 +580,15 @@ static void refuse_body(http_server *h, struct MHD_Connection *conn, const char 
     reply_free(&rep);
 }
 
-static int declared_too_large(struct MHD_Connection *conn, size_t max)
+/* The Content-Length header's value; 0 when none, SIZE_MAX past what a size_t holds. */
+static size_t declared_length(struct MHD_Connection *conn)
 {
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     if (cl == NULL)
         return 0;
     char *end = NULL;
     unsigned long long n = strtoull(cl, &end, 10);
-    return end != cl && n > max;
+    return end == cl ? 0 : n > SIZE_MAX ? SIZE_MAX : (size_t)n;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -571,7 +611,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->started = 1;
         if (hc->refused) /* its body is not read: the 503 goes at once, then the close */
             return respond(h, conn, method, hc);
-        if (declared_too_large(conn, h->srv->cfg.max_body)) {
+        r->declared = declared_length(conn);
+        if (r->declared > h->srv->cfg.max_body) {
             r->too_large = 1;
             return respond(h, conn, method, hc);
         }
@@ -583,7 +624,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (r->answered)
             return MHD_YES; /* discarded while the connection lingers */
         /* Counted as it arrives, chunked or not: past max_body, 413 at once. */
-        take_body(r, h->srv->cfg.max_body, upload_data, len);
+        take_body(hc, h->srv->cfg.max_body, upload_data, len);
         if (r->too_large)
             refuse_body(h, conn, method, hc);
         return MHD_YES;

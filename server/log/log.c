@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -10,102 +11,206 @@
 
 #include "metrics/metrics.h"
 
-static void timestamp(char *buf, size_t len)
+/* One line, built in memory and handed to the stream with one fwrite under its lock (so one
+ * write(2) at the fflush): a field longer than the buffer goes out in parts, still within the
+ * lock, so the line stays whole. */
+typedef struct line {
+    FILE *out;
+    size_t len;
+    char buf[1024];
+} line;
+
+static void line_begin(line *l, FILE *out)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    int n =
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-    if (n < 0 || (size_t)n >= len)
-        buf[0] = '\0';
+    l->out = out;
+    l->len = 0;
+    flockfile(out);
 }
 
-/* Writes s as a JSON string body (no quotes), escaping what JSON requires. */
-static void json_text(FILE *out, const char *s)
+static void line_spill(line *l)
+{
+    if (l->len > 0)
+        (void)fwrite(l->buf, 1, l->len, l->out);
+    l->len = 0;
+}
+
+static void put(line *l, const char *s, size_t n)
+{
+    if (n > sizeof(l->buf) - l->len)
+        line_spill(l);
+    if (n > sizeof(l->buf)) {
+        (void)fwrite(s, 1, n, l->out);
+        return;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void put_str(line *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
+
+static void put_char(line *l, char c)
+{
+    if (l->len == sizeof(l->buf))
+        line_spill(l);
+    l->buf[l->len++] = c;
+}
+
+/* Formatted fields; one longer than a few hundred bytes (a method token) goes straight out. */
+__attribute__((format(printf, 2, 3))) static void put_fmt(line *l, const char *fmt, ...)
+{
+    char tmp[320];
+    va_list ap, again;
+    va_start(ap, fmt);
+    va_copy(again, ap);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    if (n > 0 && (size_t)n < sizeof(tmp)) {
+        put(l, tmp, (size_t)n);
+    } else if (n > 0) {
+        line_spill(l);
+        (void)vfprintf(l->out, fmt, again);
+    }
+    va_end(again);
+    va_end(ap);
+}
+
+static void line_end(line *l)
+{
+    line_spill(l);
+    funlockfile(l->out);
+    fflush(l->out);
+}
+
+/* "2026-12-02T16:15:57.123Z": the date and time of day formatted once per second and thread. */
+static void put_time(line *l)
+{
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        int n = snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_sec = n > 0 && (size_t)n < sizeof(cached) ? ts.tv_sec : -1;
+        if (cached_sec == -1)
+            cached[0] = '\0';
+    }
+    long ms = ts.tv_nsec / 1000000;
+    char frac[6] = {
+        '.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z', '\0'};
+    put_str(l, cached);
+    if (cached[0] != '\0')
+        put_str(l, frac);
+}
+
+/* s as a JSON string body (no quotes), escaping what JSON requires. */
+static void json_text(line *l, const char *s)
 {
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputc(c, out);
+        if (c == '"' || c == '\\') {
+            put_char(l, '\\');
+            put_char(l, (char)c);
+        } else if (c < 0x20) {
+            put_fmt(l, "\\u%04x", c);
+        } else {
+            put_char(l, (char)c);
+        }
     }
 }
 
 /* Text logs: keep one line per request whatever the peer put in a field. */
-static void plain_text(FILE *out, const char *s)
+static void plain_text(line *l, const char *s)
 {
     for (; *s != '\0'; s++)
-        fputc((unsigned char)*s < 0x20 || *s == '"' ? '?' : *s, out);
+        put_char(l, (unsigned char)*s < 0x20 || *s == '"' ? '?' : *s);
+}
+
+static void request_json(line *l, const char *peer, const char *method, const char *operation,
+                         const reply *r, double ms)
+{
+    const char *type = r->msg_type ? scep_msg_type_name(r->msg_type) : "-";
+    const char *fail = r->fail_info >= 0 ? scep_fail_info_name(r->fail_info) : "-";
+    const char *tid = r->transaction_id[0] ? r->transaction_id : "-";
+    put_str(l, "{\"time\":\"");
+    put_time(l);
+    put_str(l, "\",\"peer\":\"");
+    json_text(l, peer);
+    put_fmt(l,
+            "\",\"method\":\"%s\",\"operation\":\"%s\",\"messageType\":\"%s\","
+            "\"transactionID\":\"",
+            method, operation, type);
+    json_text(l, tid);
+    put_fmt(l,
+            "\",\"status\":%d,\"outcome\":\"%s\",\"failInfo\":\"%s\",\"ms\":%.1f,"
+            "\"detail\":\"",
+            r->http_status, r->outcome, fail, ms);
+    json_text(l, r->detail);
+    if (r->profile[0] != '\0') { /* a profile's, not the default's */
+        put_str(l, "\",\"profile\":\"");
+        json_text(l, r->profile);
+    }
+    put_str(l, "\"}\n");
+}
+
+static void request_text(line *l, const char *peer, const char *method, const char *operation,
+                         const reply *r, double ms)
+{
+    const char *type = r->msg_type ? scep_msg_type_name(r->msg_type) : "-";
+    const char *fail = r->fail_info >= 0 ? scep_fail_info_name(r->fail_info) : "-";
+    const char *tid = r->transaction_id[0] ? r->transaction_id : "-";
+    put_time(l);
+    put_fmt(l, " %s %s %s %s tid=", peer, method, operation, type);
+    plain_text(l, tid);
+    put_fmt(l, " http=%d %s failInfo=%s %.1fms", r->http_status, r->outcome, fail, ms);
+    if (r->profile[0] != '\0') {
+        put_str(l, " profile=");
+        plain_text(l, r->profile);
+    }
+    if (r->detail[0] != '\0') {
+        put_str(l, " \"");
+        plain_text(l, r->detail);
+        put_char(l, '"');
+    }
+    put_char(l, '\n');
 }
 
 void log_request(FILE *out, log_format fmt, const char *peer, const char *method,
                  const char *operation, const reply *r, double ms)
 {
-    char when[40];
-    timestamp(when, sizeof(when));
-    const char *type = r->msg_type ? scep_msg_type_name(r->msg_type) : "-";
-    const char *fail = r->fail_info >= 0 ? scep_fail_info_name(r->fail_info) : "-";
-    const char *tid = r->transaction_id[0] ? r->transaction_id : "-";
     /* Every answer passes here once, with its final outcome and time: it is counted here. */
     metrics_request(operation, r->msg_type, r->outcome, r->fail_info, ms / 1e3);
-    flockfile(out);
-    if (fmt == LOG_JSON) {
-        fprintf(out, "{\"time\":\"%s\",\"peer\":\"", when);
-        json_text(out, peer);
-        fprintf(out,
-                "\",\"method\":\"%s\",\"operation\":\"%s\",\"messageType\":\"%s\","
-                "\"transactionID\":\"",
-                method, operation, type);
-        json_text(out, tid);
-        fprintf(out,
-                "\",\"status\":%d,\"outcome\":\"%s\",\"failInfo\":\"%s\",\"ms\":%.1f,"
-                "\"detail\":\"",
-                r->http_status, r->outcome, fail, ms);
-        json_text(out, r->detail);
-        if (r->profile[0] != '\0') { /* a profile's, not the default's */
-            fputs("\",\"profile\":\"", out);
-            json_text(out, r->profile);
-        }
-        fputs("\"}\n", out);
-    } else {
-        fprintf(out, "%s %s %s %s %s tid=", when, peer, method, operation, type);
-        plain_text(out, tid);
-        fprintf(out, " http=%d %s failInfo=%s %.1fms", r->http_status, r->outcome, fail, ms);
-        if (r->profile[0] != '\0') {
-            fputs(" profile=", out);
-            plain_text(out, r->profile);
-        }
-        if (r->detail[0] != '\0') {
-            fputs(" \"", out);
-            plain_text(out, r->detail);
-            fputc('"', out);
-        }
-        fputc('\n', out);
-    }
-    funlockfile(out);
-    fflush(out);
+    line l;
+    line_begin(&l, out);
+    if (fmt == LOG_JSON)
+        request_json(&l, peer, method, operation, r, ms);
+    else
+        request_text(&l, peer, method, operation, r, ms);
+    line_end(&l);
 }
 
 /* An operator's line: key "info" or "error" in JSON, "error: " before the text otherwise. */
 static void log_line(FILE *out, log_format fmt, const char *key, const char *text)
 {
-    char when[40];
-    timestamp(when, sizeof(when));
-    int error = strcmp(key, "error") == 0;
+    line l;
+    line_begin(&l, out);
     if (fmt == LOG_JSON) {
-        fprintf(out, "{\"time\":\"%s\",\"%s\":\"", when, key);
-        json_text(out, text);
-        fputs("\"}\n", out);
+        put_str(&l, "{\"time\":\"");
+        put_time(&l);
+        put_fmt(&l, "\",\"%s\":\"", key);
+        json_text(&l, text);
+        put_str(&l, "\"}\n");
     } else {
-        fprintf(out, "%s scepd: %s%s\n", when, error ? "error: " : "", text);
+        put_time(&l);
+        put_str(&l, strcmp(key, "error") == 0 ? " scepd: error: " : " scepd: ");
+        put_str(&l, text);
+        put_char(&l, '\n');
     }
-    fflush(out);
+    line_end(&l);
 }
 
 void log_info(FILE *out, log_format fmt, const char *text)
@@ -140,45 +245,51 @@ static void audit_values(const log_audit_event *e, const char *v[N_AUDIT_FIELDS]
         v[i] = or_dash(in_order[i]);
 }
 
-static void audit_json(FILE *out, const char *when, const log_audit_event *e)
+static void audit_json(line *l, const log_audit_event *e)
 {
     const char *v[N_AUDIT_FIELDS];
     audit_values(e, v);
-    fprintf(out, "{\"time\":\"%s\",\"audit\":\"", when);
-    json_text(out, or_dash(e->event));
+    put_str(l, "{\"time\":\"");
+    put_time(l);
+    put_str(l, "\",\"audit\":\"");
+    json_text(l, or_dash(e->event));
     for (size_t i = 0; i < N_AUDIT_FIELDS; i++) {
-        fprintf(out, "\",\"%s\":\"", audit_fields[i].json);
-        json_text(out, v[i]);
+        put_str(l, "\",\"");
+        put_str(l, audit_fields[i].json);
+        put_str(l, "\":\"");
+        json_text(l, v[i]);
     }
-    fputs("\"}\n", out);
+    put_str(l, "\"}\n");
 }
 
-static void audit_text(FILE *out, const char *when, const log_audit_event *e)
+static void audit_text(line *l, const log_audit_event *e)
 {
     const char *v[N_AUDIT_FIELDS];
     audit_values(e, v);
-    fprintf(out, "%s scepd: audit ", when);
-    plain_text(out, or_dash(e->event));
+    put_time(l);
+    put_str(l, " scepd: audit ");
+    plain_text(l, or_dash(e->event));
     for (size_t i = 0; i < N_AUDIT_FIELDS; i++) {
         const char *q = audit_fields[i].quoted ? "\"" : "";
-        fprintf(out, " %s=%s", audit_fields[i].text, q);
-        plain_text(out, v[i]);
-        fputs(q, out);
+        put_char(l, ' ');
+        put_str(l, audit_fields[i].text);
+        put_char(l, '=');
+        put_str(l, q);
+        plain_text(l, v[i]);
+        put_str(l, q);
     }
-    fputc('\n', out);
+    put_char(l, '\n');
 }
 
 void log_audit(FILE *out, log_format fmt, const log_audit_event *e)
 {
-    char when[40];
-    timestamp(when, sizeof(when));
-    flockfile(out);
+    line l;
+    line_begin(&l, out);
     if (fmt == LOG_JSON)
-        audit_json(out, when, e);
+        audit_json(&l, e);
     else
-        audit_text(out, when, e);
-    funlockfile(out);
-    fflush(out);
+        audit_text(&l, e);
+    line_end(&l);
 }
 
 /* The log_file in use, for reopening; guarded by log_file_lock. */

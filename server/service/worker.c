@@ -2,6 +2,7 @@
 #include "service/store_health.h"
 #include "service/worker.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -19,8 +20,15 @@ struct service_worker {
     int owns_store;
 };
 
+/* Free memory at the top of a thread's heap is kept up to this much: the default (128 KiB,
+ * raised only by freed mmap chunks) gave back and took again a few hundred KiB about every other
+ * enrollment (0.3-0.5 madvise and 2 page faults per enrollment). Bounds only what stays
+ * resident after a peak, not the peak. */
+#define MALLOC_KEEP_TOP (4 * 1024 * 1024)
+
 service_workers *service_workers_open(const server *srv, char *err, size_t errlen)
 {
+    (void)mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_TOP);
     service_workers *ws = calloc(1, sizeof(*ws));
     if (ws == NULL) {
         snprintf(err, errlen, "out of memory");
