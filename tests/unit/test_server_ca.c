@@ -11,6 +11,7 @@
 #include "ca/ca_create.h"
 #include "ca/ca_health.h"
 #include "config/config.h"
+#include "keys/keys.h"
 #include "testutil.h"
 
 static authority test_authority(int ca_days)
@@ -551,7 +552,7 @@ static void test_reply_signer_choice(void **state)
     assert_ptr_equal(key, sign_key);
     ca_reply_signer(&a, rsa_client, &cert, &key);
     assert_ptr_equal(cert, t->ra_cert);
-    assert_ptr_equal(key, t->ra_key);
+    assert_ptr_equal(key, key_for_thread(t->ra_key)); /* this thread's copy of the RA key */
     ca_reply_signer(&a, NULL, &cert, &key); /* signer unknown: the RA, which everyone verifies */
     assert_ptr_equal(cert, t->ra_cert);
     a.reply_signer = REPLY_SIGNER_RA_SIGN;
@@ -565,7 +566,7 @@ static void test_reply_signer_choice(void **state)
         .cert = t->ca_cert, .key = t->ca_key, .reply_signer = REPLY_SIGNER_RA_SIGN};
     ca_reply_signer(&ca_mode, ec_client, &cert, &key);
     assert_ptr_equal(cert, t->ca_cert);
-    assert_ptr_equal(key, t->ca_key);
+    assert_ptr_equal(key, key_for_thread(t->ca_key));
 
     config c;
     char err[160];
