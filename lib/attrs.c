@@ -172,6 +172,12 @@ scep_err scepi_attr_add(const scep_ctx *ctx, CMS_SignerInfo *si, scepi_attr attr
     const ASN1_OBJECT *obj = scepi_attr_obj(ctx, attr);
     if (obj == NULL)
         return SCEP_E_INVALID_ARG;
-    return CMS_signed_add1_attr_by_OBJ(si, obj, asn1_type, data, (int)len) ? SCEP_OK
-                                                                           : SCEP_E_INTERNAL;
+    /* OpenSSL adds a copy of the attribute it is given (an i2d and a d2i of it): given one with
+     * no value yet, it copies just the OID, and the value goes into its copy. */
+    if (!CMS_signed_add1_attr_by_OBJ(si, obj, 0, NULL, -1))
+        return SCEP_E_INTERNAL;
+    X509_ATTRIBUTE *added = CMS_signed_get_attr(si, CMS_signed_get_attr_count(si) - 1);
+    return added != NULL && X509_ATTRIBUTE_set1_data(added, asn1_type, data, (int)len) == 1
+               ? SCEP_OK
+               : SCEP_E_INTERNAL;
 }

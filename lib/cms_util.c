@@ -46,6 +46,23 @@ scep_err scepi_cms_i2d(CMS_ContentInfo *cms, unsigned char **out, size_t *out_le
     return SCEP_OK;
 }
 
+/* CMS_final() over a buffer without its copy loop: the content goes into the CMS's BIO chain
+ * (digest or cipher) in one write, and CMS_dataFinal() takes it from there. */
+int scepi_cms_final(CMS_ContentInfo *cms, const unsigned char *data, size_t len)
+{
+    if (len > INT_MAX)
+        return 0;
+    BIO *chain = CMS_dataInit(cms, NULL);
+    int ok = chain != NULL && (len == 0 || BIO_write(chain, data, (int)len) == (int)len);
+    /* The flush finishes a cipher BIO's last block; as in CMS_final(), CMS_dataFinal() is
+     * what reports a failure. */
+    if (ok)
+        (void)BIO_flush(chain);
+    ok = ok && CMS_dataFinal(cms, chain) == 1;
+    BIO_free_all(chain);
+    return ok;
+}
+
 scep_err scepi_bio_take(BIO *bio, size_t max, unsigned char **out, size_t *out_len)
 {
     *out = NULL;

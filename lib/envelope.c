@@ -159,7 +159,7 @@ scep_err scepi_envelope_open(const scep_ctx *ctx, const unsigned char *der, size
     return err;
 }
 
-static CMS_ContentInfo *encrypt_to_password(const scep_ctx *ctx, BIO *in, const EVP_CIPHER *cipher,
+static CMS_ContentInfo *encrypt_to_password(const scep_ctx *ctx, const EVP_CIPHER *cipher,
                                             const char *password)
 {
     CMS_ContentInfo *cms = CMS_EnvelopedData_create_ex(cipher, scep_ctx_libctx(ctx), NULL);
@@ -171,7 +171,7 @@ static CMS_ContentInfo *encrypt_to_password(const scep_ctx *ctx, BIO *in, const 
                                     (ossl_ssize_t)strlen(copy), NULL) == NULL)
         goto fail;
     /* A new EnvelopedData starts out detached; SCEP embeds the encrypted content. */
-    if (CMS_set_detached(cms, 0) != 1 || CMS_final(cms, in, NULL, CMS_BINARY) != 1) {
+    if (CMS_set_detached(cms, 0) != 1) {
         CMS_ContentInfo_free(cms);
         return NULL;
     }
@@ -182,7 +182,7 @@ fail:
     return NULL;
 }
 
-static CMS_ContentInfo *encrypt_to_cert(const scep_ctx *ctx, BIO *in, const EVP_CIPHER *cipher,
+static CMS_ContentInfo *encrypt_to_cert(const scep_ctx *ctx, const EVP_CIPHER *cipher,
                                         X509 *recipient)
 {
     STACK_OF(X509) *to = sk_X509_new_null();
@@ -192,7 +192,8 @@ static CMS_ContentInfo *encrypt_to_cert(const scep_ctx *ctx, BIO *in, const EVP_
     }
     /* RSA recipients get PKCS#1 v1.5 key transport, the default and what clients expect; EC
      * recipients a KeyAgreeRecipientInfo (ephemeral-static ECDH), as NDES sends. */
-    CMS_ContentInfo *cms = CMS_encrypt_ex(to, in, cipher, CMS_BINARY, scep_ctx_libctx(ctx), NULL);
+    CMS_ContentInfo *cms =
+        CMS_encrypt_ex(to, NULL, cipher, CMS_BINARY | CMS_PARTIAL, scep_ctx_libctx(ctx), NULL);
     sk_X509_free(to);
     return cms;
 }
@@ -208,16 +209,16 @@ scep_err scepi_envelope_seal(const scep_ctx *ctx, const unsigned char *data, siz
     if (!scep_cipher_allowed(ctx, cipher))
         return SCEP_E_BAD_ALG;
     EVP_CIPHER *evp = scepi_cipher_fetch(ctx, cipher);
-    BIO *in = BIO_new_mem_buf(data, (int)len);
     CMS_ContentInfo *cms = NULL;
-    scep_err err = (evp && in) ? SCEP_OK : SCEP_E_INTERNAL;
+    scep_err err = evp ? SCEP_OK : SCEP_E_INTERNAL;
     if (err == SCEP_OK) {
-        cms = recipient ? encrypt_to_cert(ctx, in, evp, recipient)
-                        : encrypt_to_password(ctx, in, evp, password);
-        err = cms ? scepi_cms_i2d(cms, out, out_len) : SCEP_E_INTERNAL;
+        /* Made partial, then the content encrypted in one write (scepi_cms_final). */
+        cms = recipient ? encrypt_to_cert(ctx, evp, recipient)
+                        : encrypt_to_password(ctx, evp, password);
+        err = cms && scepi_cms_final(cms, data, len) ? scepi_cms_i2d(cms, out, out_len)
+                                                     : SCEP_E_INTERNAL;
     }
     CMS_ContentInfo_free(cms);
-    BIO_free(in);
     EVP_CIPHER_free(evp);
     return err;
 }

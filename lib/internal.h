@@ -75,6 +75,8 @@ scep_err scepi_signed_d2i(const scep_ctx *ctx, const unsigned char *der, size_t 
                           CMS_ContentInfo **out, scep_diag *diag);
 /* DER of a CMS ContentInfo into a fresh OPENSSL_malloc'd buffer. */
 scep_err scepi_cms_i2d(CMS_ContentInfo *cms, unsigned char **out, size_t *out_len);
+/* Puts len bytes of content into a CMS made with CMS_PARTIAL and finishes it (1, or 0). */
+int scepi_cms_final(CMS_ContentInfo *cms, const unsigned char *data, size_t len);
 /* The content of a verified or decrypted CMS, read from a memory BIO. */
 scep_err scepi_bio_take(BIO *bio, size_t max, unsigned char **out, size_t *out_len);
 

@@ -159,9 +159,8 @@ static scep_err sign_content(const scep_ctx *ctx, const scep_msg_params *p,
     unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP;
     EVP_MD *md = scepi_md_fetch(ctx, p->digest);
     CMS_ContentInfo *cms = CMS_sign_ex(NULL, NULL, NULL, NULL, flags, scep_ctx_libctx(ctx), NULL);
-    BIO *in = BIO_new_mem_buf(content_len ? (const void *)content : "", (int)content_len);
     CMS_SignerInfo *si = NULL;
-    scep_err err = (md && cms && in) ? SCEP_OK : SCEP_E_INTERNAL;
+    scep_err err = (md && cms) ? SCEP_OK : SCEP_E_INTERNAL;
     if (err == SCEP_OK) {
         si = CMS_add1_signer(cms, p->signer_cert, p->signer_key, md, flags);
         err = si ? add_attributes(ctx, si, p) : SCEP_E_INTERNAL;
@@ -169,11 +168,10 @@ static scep_err sign_content(const scep_ctx *ctx, const scep_msg_params *p,
     for (int i = 0; err == SCEP_OK && i < sk_X509_num(p->extra_certs); i++)
         if (CMS_add1_cert(cms, sk_X509_value(p->extra_certs, i)) != 1)
             err = SCEP_E_INTERNAL;
-    if (err == SCEP_OK && CMS_final(cms, in, NULL, CMS_BINARY) != 1)
+    if (err == SCEP_OK && !scepi_cms_final(cms, content, content_len))
         err = SCEP_E_INTERNAL;
     if (err == SCEP_OK)
         err = scepi_cms_i2d(cms, out, out_len);
-    BIO_free(in);
     CMS_ContentInfo_free(cms);
     EVP_MD_free(md);
     return err;

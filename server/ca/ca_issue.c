@@ -125,13 +125,61 @@ static int crl_uri(const config *c, const X509 *ca_cert, char *out, size_t outle
 {
     const char *mark = strstr(c->crl_url, CRL_URL_CA_MARK);
     if (mark == NULL)
-        return snprintf(out, outlen, "URI:%s", c->crl_url) < (int)outlen ? 0 : -1;
+        return snprintf(out, outlen, "%s", c->crl_url) < (int)outlen ? 0 : -1;
     char key_id[STORE_KEY_ID];
     if (ca_key_id(X509_get_X509_PUBKEY(ca_cert), key_id, sizeof(key_id)) != 0)
         return -1;
-    int n = snprintf(out, outlen, "URI:%.*s%s%s", (int)(mark - c->crl_url), c->crl_url, key_id,
+    int n = snprintf(out, outlen, "%.*s%s%s", (int)(mark - c->crl_url), c->crl_url, key_id,
                      mark + strlen(CRL_URL_CA_MARK));
     return n > 0 && n < (int)outlen ? 0 : -1;
+}
+
+/* cRLDistributionPoints with one distributionPoint, the fullName uri, as the conf text
+ * "URI:uri" makes it (crl_url holds no comma or space that the conf syntax would split at). */
+static int add_cdp(X509 *cert, const char *uri)
+{
+    CRL_DIST_POINTS *cdp = sk_DIST_POINT_new_null();
+    DIST_POINT *dp = DIST_POINT_new();
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
+    int ok = cdp != NULL && dp != NULL && gn != NULL && ia5 != NULL &&
+             ASN1_STRING_set(ia5, uri, (int)strlen(uri)) == 1;
+    if (ok) {
+        GENERAL_NAME_set0_value(gn, GEN_URI, ia5);
+        ia5 = NULL;
+        dp->distpoint = DIST_POINT_NAME_new();
+        ok = dp->distpoint != NULL &&
+             (dp->distpoint->name.fullname = sk_GENERAL_NAME_new_null()) != NULL &&
+             sk_GENERAL_NAME_push(dp->distpoint->name.fullname, gn) > 0;
+    }
+    if (ok) {
+        dp->distpoint->type = 0; /* fullName */
+        gn = NULL;
+        ok = sk_DIST_POINT_push(cdp, dp) > 0;
+    }
+    if (ok) {
+        dp = NULL;
+        ok = X509_add1_ext_i2d(cert, NID_crl_distribution_points, cdp, 0, X509V3_ADD_APPEND) == 1;
+    }
+    ASN1_IA5STRING_free(ia5);
+    GENERAL_NAME_free(gn);
+    DIST_POINT_free(dp);
+    CRL_DIST_POINTS_free(cdp);
+    return ok;
+}
+
+/* subjectKeyIdentifier: the SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1),
+ * as the conf text "hash" makes it. */
+static int add_ski(X509 *cert)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    ASN1_OCTET_STRING *ski = ASN1_OCTET_STRING_new();
+    int ok = ski != NULL && X509_pubkey_digest(cert, EVP_sha1(), md, &len) == 1 &&
+             ASN1_OCTET_STRING_set(ski, md, (int)len) == 1 &&
+             X509_add1_ext_i2d(cert, NID_subject_key_identifier, ski, 0, X509V3_ADD_APPEND) == 1;
+    ASN1_OCTET_STRING_free(ski);
+    return ok;
 }
 
 /* certificate_policies: each OID a policy without qualifiers (the conf syntax wants a config
@@ -176,9 +224,9 @@ static int add_profile_extensions(X509 *cert, const X509 *ca_cert, const config 
 
 /*
  * The extensions every certificate gets, built as structures rather than parsed from conf
- * text on every issue (the same DER; tests/unit/test_server_ca.c compares them):
- * basicConstraints CA:FALSE; keyUsage digitalSignature with keyEncipherment (nid) or
- * keyAgreement (-nid); extendedKeyUsage clientAuth.
+ * text on every issue (also subjectKeyIdentifier and cRLDistributionPoints, below) (the same DER;
+ * tests/unit/test_server_ca.c compares them): basicConstraints CA:FALSE; keyUsage digitalSignature
+ * with keyEncipherment (nid) or keyAgreement (-nid); extendedKeyUsage clientAuth.
  */
 static int add_fixed_ext(X509 *cert, int nid, int critical)
 {
@@ -238,17 +286,15 @@ static int add_extensions(X509 *cert, const X509 *ca_cert, X509_REQ *csr, const 
     ASN1_OBJECT *key_alg = NULL;
     int rsa = X509_PUBKEY_get0_param(&key_alg, NULL, NULL, NULL, X509_REQ_get_X509_PUBKEY(csr)) &&
               OBJ_obj2nid(key_alg) == NID_rsaEncryption;
-    int ok = add_fixed_ext(cert, NID_basic_constraints, 1) &&
-             add_conf_ext(cert, ca_cert, NID_subject_key_identifier, "hash") &&
-             add_aki(cert, ca_cert);
+    int ok =
+        add_fixed_ext(cert, NID_basic_constraints, 1) && add_ski(cert) && add_aki(cert, ca_cert);
     if (ok && !has_ku)
         ok = add_fixed_ext(cert, rsa ? NID_key_usage : -NID_key_usage, 1);
     if (ok && !has_eku)
         ok = add_fixed_ext(cert, NID_ext_key_usage, 0);
     if (ok && c->crl_url[0] != '\0') {
-        char cdp[sizeof(c->crl_url) + STORE_KEY_ID + 8];
-        ok = crl_uri(c, ca_cert, cdp, sizeof(cdp)) == 0 &&
-             add_conf_ext(cert, ca_cert, NID_crl_distribution_points, cdp);
+        char uri[sizeof(c->crl_url) + STORE_KEY_ID + 8];
+        ok = crl_uri(c, ca_cert, uri, sizeof(uri)) == 0 && add_cdp(cert, uri);
     }
     if (!ok)
         snprintf(err, errlen, "cannot build the certificate's extensions");

@@ -91,17 +91,22 @@ static int ext_der(const X509 *cert, int nid, unsigned char **der)
 }
 
 /* The extensions every certificate gets are built as structures (ca_issue.c add_fixed_ext,
- * add_aki): the same DER as OpenSSL's conf text for them, for an RSA and an EC request. */
+ * add_aki, add_ski, add_cdp): the same DER as OpenSSL's conf text for them, for an RSA and an
+ * EC request. */
 static void test_issue_fixed_extensions(void **state)
 {
     (void)state;
     authority a = test_authority(3650);
     config c;
     config_defaults(&c, NULL);
+    char err[160], key_id[STORE_KEY_ID], cdp[160];
+    assert_int_equal(config_set(&c, "crl_url", "http://ca.example/crl/{ca}.crl", err, sizeof(err)),
+                     0);
+    assert_int_equal(ca_key_id(X509_get_X509_PUBKEY(a.cert), key_id, sizeof(key_id)), 0);
+    snprintf(cdp, sizeof(cdp), "URI:http://ca.example/crl/%s.crl", key_id);
     EVP_PKEY *keys[2] = {tu_rsa_key(2048, 0), tu_ec_key("P-256", 0)};
     for (int k = 0; k < 2; k++) {
         X509_REQ *csr = csr_with(keys[k], NULL, 0);
-        char err[160];
         X509 *cert = ca_issue(&a, csr, &c, err, sizeof(err));
         assert_non_null(cert);
         struct {
@@ -113,6 +118,8 @@ static void test_issue_fixed_extensions(void **state)
             {NID_key_usage, k == 0 ? "critical,digitalSignature,keyEncipherment"
                                    : "critical,digitalSignature,keyAgreement"},
             {NID_ext_key_usage, "clientAuth"},
+            {NID_subject_key_identifier, "hash"},
+            {NID_crl_distribution_points, cdp},
         };
         for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
             X509V3_CTX v3;
