@@ -667,13 +667,12 @@ static store_status sq_request_get(store *base, const char *transaction_id, stor
     return get_request_by_tid(impl(base), transaction_id, out);
 }
 
-static store_status sq_request_get_by_cert(store *base, const char *serial, store_request *out)
+/* One request by a bound serial (?1) with sql; *out written only on STORE_OK. */
+static store_status request_by_serial(sqlite_store *s, const char *sql, const char *serial,
+                                      store_request *out)
 {
-    sqlite_store *s = impl(base);
-    memset(out, 0, sizeof(*out));
     sqlite3_stmt *st;
-    store_status ret =
-        prepare(s, "SELECT " REQUEST_COLS " FROM requests WHERE cert_serial = ?1", &st);
+    store_status ret = prepare(s, sql, &st);
     if (ret != STORE_OK)
         return ret;
     binder b = {st, 0, SQLITE_OK};
@@ -684,6 +683,28 @@ static store_status sq_request_get_by_cert(store *base, const char *serial, stor
         return ret;
     }
     return fetch_request(s, st, out);
+}
+
+/* requests.cert_serial has no index in SQLite (one more page to write at every enrollment):
+ * the certificate's row names its request's transactionID, which has one. A certificate whose
+ * transactionID names another request (stored so by hand) is looked for the slow way; no
+ * certificate, no request (cert_serial references certs). */
+static store_status sq_request_get_by_cert(store *base, const char *serial, store_request *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    store_status ret = request_by_serial(
+        s,
+        "SELECT " REQUEST_COLS " FROM requests WHERE transaction_id ="
+        " (SELECT transaction_id FROM certs WHERE serial = ?1) AND cert_serial = ?1",
+        serial, out);
+    if (ret != STORE_NOT_FOUND)
+        return ret;
+    return request_by_serial(s,
+                             "SELECT " REQUEST_COLS " FROM requests WHERE id IN (SELECT r.id"
+                             " FROM certs c CROSS JOIN requests r ON r.cert_serial = c.serial"
+                             " WHERE c.serial = ?1)",
+                             serial, out);
 }
 
 static store_status sq_request_get_by_id(store *base, int64_t id, store_request *out)
