@@ -24,7 +24,6 @@
 #include "store/store_text.h"
 
 #define MAX_PATH_BYTES 4096u
-#define CHECKPOINT_FRAMES 1000 /* SQLite's own automatic checkpoint threshold */
 
 /* Prepared statements are kept per handle, keyed by their SQL text (always a literal, so its
  * address is the key): preparing them on every call cost a twentieth of an enrollment. */
@@ -2031,15 +2030,15 @@ static store_status journal_wal(sqlite_store *s, int memory)
 }
 
 /* After each commit of a group handle (the write lock is released by then): a ticket for its
- * flush. Taking this hook replaces SQLite's automatic checkpoint, so it checkpoints too, at
- * SQLite's default threshold. */
+ * flush. Taking this hook replaces SQLite's automatic checkpoint: at SQLite's default
+ * threshold the flusher's thread checkpoints, not this one. */
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
-    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected);
+    (void)db;
+    (void)name;
+    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected, frames);
     s->expected = 0;
-    if (frames >= CHECKPOINT_FRAMES)
-        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
 
