@@ -681,6 +681,53 @@ static void test_enrollment_without_scans(void **state)
     store_close(s);
 }
 
+/* An automatic enrollment as scepd stores it: the certificate names its request. */
+static void issue_as_scepd(store *s, const char *tid, const char *serial)
+{
+    store_request r, out;
+    store_cert c;
+    make_request(&r, tid, "CN=dev");
+    make_cert(&c, serial, "CN=dev", 900000, CERT_VALID);
+    snprintf(c.transaction_id, sizeof(c.transaction_id), "%s", tid); /* as scepd stores it */
+    assert_int_equal(s->ops->request_issue(s, &r, &c, &out), STORE_OK);
+    store_request_clear(&out);
+}
+
+/* `scepd revoke SERIAL` finds the certificate's request through its transactionID (indexed):
+ * no read of every request; one stored with another transactionID is still found, the slow
+ * way; a serial of no certificate reads nothing. */
+static void test_request_by_cert_without_scan(void **state)
+{
+    (void)state;
+    char err[256] = "", tid[32], serial[8];
+    store *s = store_sqlite_open(":memory:", err, sizeof(err), NULL, 1);
+    assert_non_null(s);
+    for (int i = 0; i < 40; i++) {
+        snprintf(tid, sizeof(tid), "tid-rev-%d", i);
+        snprintf(serial, sizeof(serial), "7C%02X", i);
+        issue_as_scepd(s, tid, serial);
+    }
+    store_request got;
+    assert_int_equal(s->ops->request_get_by_cert(s, "7C11", &got), STORE_OK);
+    assert_string_equal(got.transaction_id, "tid-rev-17");
+    assert_string_equal(got.cert_serial, "7C11");
+    store_request_clear(&got);
+    assert_int_equal(s->ops->request_get_by_cert(s, "0BAD", &got), STORE_NOT_FOUND);
+    assert_int_equal(store_sqlite_scan_steps(s), 0);
+
+    store_cert c; /* another transactionID in the certificate's row than in its request's */
+    int64_t id = put_new(s, "tid-manual");
+    assert_int_equal(s->ops->request_transition(s, id, REQUEST_PENDING, REQUEST_APPROVED, NULL),
+                     STORE_OK);
+    make_cert(&c, "8D01", "CN=dev", 900000, CERT_VALID);
+    assert_int_equal(s->ops->cert_issue(s, &c, id, REQUEST_APPROVED), STORE_OK);
+    assert_int_equal(s->ops->request_get_by_cert(s, "8D01", &got), STORE_OK);
+    assert_string_equal(got.transaction_id, "tid-manual");
+    assert_int_equal(got.id, id);
+    store_request_clear(&got);
+    store_close(s);
+}
+
 static void test_event_add(void **state)
 {
     (void)state;
@@ -1233,6 +1280,7 @@ int main(void)
         cmocka_unit_test(test_request_issue),
         cmocka_unit_test(test_cert_issue_request_conflict),
         cmocka_unit_test(test_enrollment_without_scans),
+        cmocka_unit_test(test_request_by_cert_without_scan),
         cmocka_unit_test(test_event_add),
         cmocka_unit_test(test_busy),
         cmocka_unit_test(test_race_threads),

@@ -105,10 +105,12 @@ static store_backend_group *group_at(const char *uri, const char *path, char *er
     if (first != NULL) {
         char why[256] = "";
         g->flusher = sqlite_flusher_start(path, why, sizeof(why));
-        if (g->flusher == NULL)
+        if (g->flusher == NULL) {
             set_err(err, errlen, why, uri);
-        else
+        } else {
+            sqlite_flusher_set_writers(g->flusher, &g->lock); /* the core's commits hold it */
             g->core = store_sqlite_open(path, err, errlen, g->flusher, 0);
+        }
     }
     store_close(first);
     if (g->core == NULL) {

@@ -36,6 +36,9 @@ typedef struct waiter {
 struct sqlite_flusher {
     sqlite3 *db;       /* only the thread uses it, and only for its log file */
     sqlite3_file *wal; /* that connection's handle on the write-ahead log */
+    sqlite3 *ck_db;    /* the checkpointing thread's own connection */
+    pthread_t ck_thread;
+    pthread_cond_t ck_work; /* a checkpoint is asked for, or stop */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t work; /* a commit wants flushing, or stop */
@@ -50,8 +53,11 @@ struct sqlite_flusher {
     int grouping;       /* the thread waits for them before a flush */
     uint64_t flushes;   /* fdatasyncs so far */
     long group_wait_us; /* SQLITE_FLUSH_GROUP_WAIT_US unless a test says otherwise */
-    waiter *waiters;    /* told, outside the lock, once flushed covers their ticket */
-    file_id files[N_FILES]; /* fixed after the start */
+    int checkpoint;     /* the log has grown past the threshold: copy it into the database */
+    int checkpoint_at;  /* the log's frames at which a commit asks for the next checkpoint */
+    pthread_mutex_t *writers; /* the group's lock: while held, none of ours commits */
+    waiter *waiters;          /* told, outside the lock, once flushed covers their ticket */
+    file_id files[N_FILES];   /* fixed after the start */
 };
 
 /* Records the first failure; the lock is held. */
@@ -124,6 +130,41 @@ static void group_wait(sqlite_flusher *f)
         if (pthread_cond_timedwait(&f->work, &f->lock, &until) == ETIMEDOUT)
             break;
     f->grouping = 0;
+}
+
+/* Copies the log into the database on the checkpointing thread's connection, so that no
+ * answering thread pays for it (page writes, two fdatasyncs) under the group's lock, and the
+ * flusher keeps flushing meanwhile. The first pass runs beside the writers and copies all but
+ * what they add meanwhile. SQLite restarts the log only when a writer begins on a log copied
+ * completely, which under steady load never happens after a pass beside them: so a second
+ * pass copies the few frames added meanwhile holding the group's lock, and the first commit
+ * after it restarts the log. */
+static void checkpoint(sqlite_flusher *f)
+{
+    (void)sqlite3_wal_checkpoint_v2(f->ck_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (f->writers != NULL) {
+        pthread_mutex_lock(f->writers);
+        (void)sqlite3_wal_checkpoint_v2(f->ck_db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_unlock(f->writers);
+    }
+}
+
+static void *checkpoint_loop(void *arg)
+{
+    sqlite_flusher *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (!f->stop && !f->checkpoint)
+            pthread_cond_wait(&f->ck_work, &f->lock);
+        if (f->stop)
+            break;
+        f->checkpoint = 0;
+        pthread_mutex_unlock(&f->lock);
+        checkpoint(f);
+        pthread_mutex_lock(&f->lock);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
 }
 
 /* Condition variables are signalled after the lock is released: a thread woken while the
@@ -234,6 +275,42 @@ static int remember_files(sqlite_flusher *f, const char *path, char *err, size_t
     return 0;
 }
 
+/* The checkpointing thread's connection. It checkpoints only once it has opened the log:
+ * a read opens it. */
+static int open_checkpointer(sqlite_flusher *f, const char *path, char *err, size_t errlen)
+{
+    int rc = sqlite3_open_v2(path, &f->ck_db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(f->ck_db, 5000);
+        rc = sqlite3_exec(f->ck_db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK)
+        snprintf(err, errlen, "%s", f->ck_db ? sqlite3_errmsg(f->ck_db) : sqlite3_errstr(rc));
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* Frees what sqlite_flusher_start made; its threads are stopped. */
+static void flusher_free(sqlite_flusher *f)
+{
+    pthread_cond_destroy(&f->ck_work);
+    pthread_cond_destroy(&f->done);
+    pthread_cond_destroy(&f->work);
+    pthread_mutex_destroy(&f->lock);
+    sqlite3_close_v2(f->ck_db);
+    sqlite3_close_v2(f->db);
+    free(f);
+}
+
+/* Stops the checkpointing thread; the flushing thread is stopped or never started. */
+static void checkpointer_stop(sqlite_flusher *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->stop = 1;
+    pthread_mutex_unlock(&f->lock);
+    pthread_cond_signal(&f->ck_work);
+    pthread_join(f->ck_thread, NULL);
+}
+
 sqlite_flusher *sqlite_flusher_start(const char *path, char *err, size_t errlen)
 {
     sqlite_flusher *f = calloc(1, sizeof(*f));
@@ -241,12 +318,15 @@ sqlite_flusher *sqlite_flusher_start(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (open_wal(f, path, err, errlen) != 0 || remember_files(f, path, err, errlen) != 0) {
+    if (open_wal(f, path, err, errlen) != 0 || remember_files(f, path, err, errlen) != 0 ||
+        open_checkpointer(f, path, err, errlen) != 0) {
+        sqlite3_close_v2(f->ck_db);
         sqlite3_close_v2(f->db);
         free(f);
         return NULL;
     }
     f->group_wait_us = SQLITE_FLUSH_GROUP_WAIT_US;
+    f->checkpoint_at = SQLITE_FLUSH_CHECKPOINT_FRAMES;
     pthread_mutex_init(&f->lock, NULL);
     pthread_condattr_t monotonic; /* group_wait's deadline is on CLOCK_MONOTONIC */
     pthread_condattr_init(&monotonic);
@@ -254,13 +334,16 @@ sqlite_flusher *sqlite_flusher_start(const char *path, char *err, size_t errlen)
     pthread_cond_init(&f->work, &monotonic);
     pthread_condattr_destroy(&monotonic);
     pthread_cond_init(&f->done, NULL);
+    pthread_cond_init(&f->ck_work, NULL);
+    if (pthread_create(&f->ck_thread, NULL, checkpoint_loop, f) != 0) {
+        snprintf(err, errlen, "cannot start the checkpointing thread");
+        flusher_free(f);
+        return NULL;
+    }
     if (pthread_create(&f->thread, NULL, flush_loop, f) != 0) {
         snprintf(err, errlen, "cannot start the flushing thread");
-        pthread_cond_destroy(&f->done);
-        pthread_cond_destroy(&f->work);
-        pthread_mutex_destroy(&f->lock);
-        sqlite3_close_v2(f->db);
-        free(f);
+        checkpointer_stop(f);
+        flusher_free(f);
         return NULL;
     }
     return f;
@@ -276,11 +359,8 @@ void sqlite_flusher_stop(sqlite_flusher *f)
     pthread_cond_signal(&f->work);
     pthread_mutex_unlock(&f->lock);
     pthread_join(f->thread, NULL);
-    pthread_cond_destroy(&f->done);
-    pthread_cond_destroy(&f->work);
-    pthread_mutex_destroy(&f->lock);
-    sqlite3_close_v2(f->db);
-    free(f);
+    checkpointer_stop(f);
+    flusher_free(f);
 }
 
 /* Asks for a flush up to ticket; the lock is held. Returns 1 when the flusher must be woken,
@@ -293,16 +373,35 @@ static int request(sqlite_flusher *f, uint64_t ticket)
     return 1;
 }
 
-uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now, int expected)
+/* With the lock held, after a commit that left frames in the log: 1 when the checkpointing
+ * thread must be woken. Once asked, again only when the log has restarted or grown by as much
+ * again (a reader of another process may keep it from restarting): the commits that follow
+ * before the restart find as many frames and would ask for nothing but empty passes. */
+static int checkpoint_wanted(sqlite_flusher *f, int frames)
+{
+    if (frames < SQLITE_FLUSH_CHECKPOINT_FRAMES)
+        f->checkpoint_at = SQLITE_FLUSH_CHECKPOINT_FRAMES;
+    if (frames < f->checkpoint_at)
+        return 0;
+    f->checkpoint_at = frames + SQLITE_FLUSH_CHECKPOINT_FRAMES;
+    int wake = !f->checkpoint;
+    f->checkpoint = 1;
+    return wake;
+}
+
+uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now, int expected, int frames)
 {
     pthread_mutex_lock(&f->lock);
     uint64_t ticket = ++f->committed;
+    int checkpoint = checkpoint_wanted(f, frames);
     if (expected && f->expected > 0)
         f->expected--;
     int wake = (now && request(f, ticket)) || (f->grouping && f->expected == 0);
     pthread_mutex_unlock(&f->lock);
     if (wake)
         pthread_cond_signal(&f->work);
+    if (checkpoint)
+        pthread_cond_signal(&f->ck_work);
     return ticket;
 }
 
@@ -389,6 +488,13 @@ void sqlite_flusher_notify(sqlite_flusher *f, uint64_t ticket, store_durable_fn 
     if (wake)
         pthread_cond_signal(&f->work);
     tell(ready, failed, told);
+}
+
+void sqlite_flusher_set_writers(sqlite_flusher *f, pthread_mutex_t *writers)
+{
+    pthread_mutex_lock(&f->lock);
+    f->writers = writers;
+    pthread_mutex_unlock(&f->lock);
 }
 
 void sqlite_flusher_set_group_wait(sqlite_flusher *f, long us)

@@ -13,6 +13,7 @@
 #define SCEPD_SQLITE_FLUSH_H
 
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "store/store.h"
@@ -28,8 +29,13 @@ void sqlite_flusher_stop(sqlite_flusher *f);
 
 /* Called after a commit finished: a ticket for it. With now, the thread starts a flush at once,
  * so that the disk works while the caller builds its reply; otherwise the commit waits for the
- * next flush anyone asks for (each flush costs CPU time in the kernel, so fewer is better). */
-uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now, int expected);
+ * next flush anyone asks for (each flush costs CPU time in the kernel, so fewer is better).
+ * frames: the write-ahead log's length after it (the wal hook's); from
+ * SQLITE_FLUSH_CHECKPOINT_FRAMES on, a thread of the flusher's copies the log into the
+ * database on its own connection, so that the committing thread does not, holding the group's
+ * lock (SQLite's automatic checkpoint would, at the same threshold). */
+#define SQLITE_FLUSH_CHECKPOINT_FRAMES 1000
+uint64_t sqlite_flusher_committed(sqlite_flusher *f, int now, int expected, int frames);
 
 /* Exchanges under way that have not committed yet: sqlite_flusher_expect(f, 1) when one
  * starts, and its commit (committed with expected) or sqlite_flusher_expect(f, -1) when it
@@ -49,6 +55,11 @@ int sqlite_flusher_wait(sqlite_flusher *f, uint64_t ticket);
  * (STORE_OK) or once a flush failed (STORE_ERROR), on the flusher's thread, or on the caller's
  * before this returns when that is already so. */
 void sqlite_flusher_notify(sqlite_flusher *f, uint64_t ticket, store_durable_fn done, void *arg);
+
+/* The lock that every commit of this process's handles holds (the group's): a checkpoint
+ * holds it for a last short pass, so that the log is copied completely and restarts. Without
+ * one (a flusher of its own) that pass is left out. Set before the first commit. */
+void sqlite_flusher_set_writers(sqlite_flusher *f, pthread_mutex_t *writers);
 
 /* For tests: another bound for that wait, in microseconds. */
 void sqlite_flusher_set_group_wait(sqlite_flusher *f, long us);

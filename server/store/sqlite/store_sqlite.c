@@ -24,7 +24,6 @@
 #include "store/store_text.h"
 
 #define MAX_PATH_BYTES 4096u
-#define CHECKPOINT_FRAMES 1000 /* SQLite's own automatic checkpoint threshold */
 
 /* Prepared statements are kept per handle, keyed by their SQL text (always a literal, so its
  * address is the key): preparing them on every call cost a twentieth of an enrollment. */
@@ -667,13 +666,12 @@ static store_status sq_request_get(store *base, const char *transaction_id, stor
     return get_request_by_tid(impl(base), transaction_id, out);
 }
 
-static store_status sq_request_get_by_cert(store *base, const char *serial, store_request *out)
+/* One request by a bound serial (?1) with sql; *out written only on STORE_OK. */
+static store_status request_by_serial(sqlite_store *s, const char *sql, const char *serial,
+                                      store_request *out)
 {
-    sqlite_store *s = impl(base);
-    memset(out, 0, sizeof(*out));
     sqlite3_stmt *st;
-    store_status ret =
-        prepare(s, "SELECT " REQUEST_COLS " FROM requests WHERE cert_serial = ?1", &st);
+    store_status ret = prepare(s, sql, &st);
     if (ret != STORE_OK)
         return ret;
     binder b = {st, 0, SQLITE_OK};
@@ -684,6 +682,28 @@ static store_status sq_request_get_by_cert(store *base, const char *serial, stor
         return ret;
     }
     return fetch_request(s, st, out);
+}
+
+/* requests.cert_serial has no index in SQLite (one more page to write at every enrollment):
+ * the certificate's row names its request's transactionID, which has one. A certificate whose
+ * transactionID names another request (stored so by hand) is looked for the slow way; no
+ * certificate, no request (cert_serial references certs). */
+static store_status sq_request_get_by_cert(store *base, const char *serial, store_request *out)
+{
+    sqlite_store *s = impl(base);
+    memset(out, 0, sizeof(*out));
+    store_status ret = request_by_serial(
+        s,
+        "SELECT " REQUEST_COLS " FROM requests WHERE transaction_id ="
+        " (SELECT transaction_id FROM certs WHERE serial = ?1) AND cert_serial = ?1",
+        serial, out);
+    if (ret != STORE_NOT_FOUND)
+        return ret;
+    return request_by_serial(s,
+                             "SELECT " REQUEST_COLS " FROM requests WHERE id IN (SELECT r.id"
+                             " FROM certs c CROSS JOIN requests r ON r.cert_serial = c.serial"
+                             " WHERE c.serial = ?1)",
+                             serial, out);
 }
 
 static store_status sq_request_get_by_id(store *base, int64_t id, store_request *out)
@@ -2010,15 +2030,15 @@ static store_status journal_wal(sqlite_store *s, int memory)
 }
 
 /* After each commit of a group handle (the write lock is released by then): a ticket for its
- * flush. Taking this hook replaces SQLite's automatic checkpoint, so it checkpoints too, at
- * SQLite's default threshold. */
+ * flush. Taking this hook replaces SQLite's automatic checkpoint: at SQLite's default
+ * threshold the flusher's thread checkpoints, not this one. */
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     sqlite_store *s = arg;
-    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected);
+    (void)db;
+    (void)name;
+    s->unflushed = sqlite_flusher_committed(s->flusher, s->flush_now, s->expected, frames);
     s->expected = 0;
-    if (frames >= CHECKPOINT_FRAMES)
-        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     return SQLITE_OK;
 }
 
