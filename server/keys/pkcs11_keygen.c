@@ -68,6 +68,8 @@ static int make_template(pair_template *t, const char *spec, const char *label,
             return -1;
         t->mech.mechanism = CKM_EC_KEY_PAIR_GEN;
         ATTR(t->pub, t->n_pub, CKA_EC_PARAMS, t->params, (CK_ULONG)n);
+        /* An EC CA without an RA is the recipient of key agreement (ECDH) too. */
+        ATTR(t->priv, t->n_priv, CKA_DERIVE, &yes, sizeof(yes));
     }
     ATTR(t->pub, t->n_pub, CKA_TOKEN, &yes, sizeof(yes));
     ATTR(t->pub, t->n_pub, CKA_VERIFY, &yes, sizeof(yes));
