@@ -298,7 +298,8 @@ static int load_ca(authority *ca, const config *c, const char *pass, char *err, 
     if ((ca->key = ca_load_key_pass(path, pass, err, errlen)) == NULL ||
         pair_matches(ca->cert, ca->key, "CA", err, errlen) != 0)
         return -1;
-    if (c->ra_cert[0] == '\0' && (c->ra_sign_cert[0] != '\0' || c->reply_signer != 0)) {
+    if (c->ra_cert[0] == '\0' &&
+        (c->ra_sign_cert[0] != '\0' || c->reply_signer != REPLY_SIGNER_RA)) {
         snprintf(err, errlen, "ra_sign_cert and reply_signer are for RA mode: set ra_cert too");
         return -1;
     }
