@@ -69,6 +69,7 @@ def test(work, servers):
     srv2 = H.Server(work, ["max_connections=100", "max_connections_per_address=0",
                            "request_deadline=30"], name="ca").start()
     servers.append(srv2)
+    srv2.wait_idle()  # start()'s GetCACaps may not be closed yet: it would be the 101st
     sources = [f"127.0.1.{i}" for i in range(1, 101)]
     held, refused, other = flood(srv2.port, 100, sources)
     if len(held) != 100 or refused != 0 or other:

@@ -95,6 +95,26 @@ class Server:
             time.sleep(0.1)
         fail("scepd did not start: " + self.tail())
 
+    def open_connections(self):
+        """The server's own TCP sockets on its port still open (ESTABLISHED or CLOSE_WAIT in
+        /proc/net/tcp): what its connection limits count."""
+        n = 0
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if int(local.split(":")[1], 16) == self.port and state in ("01", "08"):
+                    n += 1
+        return n
+
+    def wait_idle(self, timeout=30):
+        """Waits until the server has closed every connection (start()'s probe among them), so
+        that a test of its connection limits counts only its own."""
+        deadline = time.monotonic() + timeout
+        while self.open_connections() > 0:
+            if time.monotonic() > deadline:
+                fail(f"scepd still holds {self.open_connections()} connections after {timeout} s")
+            time.sleep(0.05)
+
     def status(self, key):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
